@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .unsafeFlags(["-require-explicit-sendable"]),
+]
+
+let package = Package(
+    name: "appservice-scheduler",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SegmentLog", targets: ["SegmentLog"]),
+        .library(name: "SegmentLogTesting", targets: ["SegmentLogTesting"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(name: "CChecksum", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(
+            name: "SegmentLog",
+            dependencies: ["CLZ4", "CChecksum"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "SegmentLogTesting",
+            dependencies: ["SegmentLog"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "segmentlog-bench",
+            dependencies: ["SegmentLog", "CSQLite", "CChecksum"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SegmentLogTests",
+            dependencies: ["SegmentLog", "SegmentLogTesting"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,42 @@
+/// Settings of a ``SegmentLog`` writer.
+///
+/// ```swift
+/// var configuration = SegmentLog.Configuration()
+/// configuration.segmentSizeBytes = 16 << 20
+/// configuration.syncPolicy = .interval(.milliseconds(5))
+/// let log = try SegmentLog.open(directory: "/var/lib/asched", configuration: configuration)
+/// ```
+extension SegmentLog {
+    public struct Configuration: Sendable {
+        /// A segment is sealed and a new one started once the next frame would not fit.
+        /// A single frame larger than this still gets a segment of its own.
+        public var segmentSizeBytes: Int = 64 << 20
+        /// When appends are forced to stable storage.
+        public var syncPolicy: SyncPolicy = .always
+        /// How payloads are compressed.
+        public var compression: Compression = .default
+        /// The largest payload an append accepts; at most ``FrameHeader/payloadBytesMax``.
+        public var recordBytesMax: Int = 16 << 20
+        /// Whether the next segment is created zero-filled and synced in the background, so
+        /// appends overwrite allocated blocks and each `fdatasync` writes no size metadata.
+        public var preallocatesSegments: Bool = true
+        /// The file operations used; a simulated disk in tests.
+        public var fileSystem: any FileSystem = PosixFileSystem()
+
+        /// The defaults: 64 MiB segments, `always` sync, LZ4 above 128 bytes, preallocation on.
+        public init() {}
+
+        func validate() {
+            precondition(segmentSizeBytes >= SegmentHeader.byteCount + FrameHeader.byteCount,
+                         "segmentSizeBytes \(segmentSizeBytes) cannot hold a header and one frame")
+            precondition(recordBytesMax > 0 && recordBytesMax <= FrameHeader.payloadBytesMax,
+                         "recordBytesMax must be in 1...\(FrameHeader.payloadBytesMax)")
+            if case .lz4(let threshold) = compression {
+                precondition(threshold >= 0, "LZ4 threshold must not be negative")
+            }
+            if case .interval(let interval) = syncPolicy {
+                precondition(interval > .zero, "sync interval must be positive")
+            }
+        }
+    }
+}

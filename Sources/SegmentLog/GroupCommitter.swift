@@ -1,0 +1,181 @@
+import Dispatch
+import Synchronization
+
+/// Group commit: appenders add frames to a shared batch under a lock; one serial queue writes
+/// each batch and, per the sync policy, syncs it, then acknowledges every appender it covered.
+/// Appends that arrive during a write or sync wait in the next batch, so N concurrent appenders
+/// share far fewer than N syncs.
+final class GroupCommitter: @unchecked Sendable {
+    // @unchecked: `writer` is touched only on `queue`; everything else shared is in `state`.
+    private struct Waiter {
+        let lastPosition: LogPosition
+        let continuation: CheckedContinuation<LogPosition, any Error>
+    }
+
+    private struct State {
+        var nextPosition: LogPosition
+        var batch = EncodedBatch()
+        var waiters: [Waiter] = []
+        var drainScheduled = false
+        var syncScheduled = false
+        var failure: SegmentLogError?
+        var closed = false
+        var writtenPosition: LogPosition
+        var durablePosition: LogPosition
+        var lastSync = ContinuousClock.now
+        var statistics = LogStatistics()
+    }
+
+    private let queue = DispatchQueue(label: "SegmentLog.commit")
+    private let state: Mutex<State>
+    private let writer: SegmentWriter
+    private let policy: SyncPolicy
+
+    init(writer: SegmentWriter, policy: SyncPolicy, lastPosition: LogPosition, nextPosition: LogPosition) {
+        precondition(nextPosition > lastPosition)
+        self.writer = writer
+        self.policy = policy
+        self.state = Mutex(State(nextPosition: nextPosition, writtenPosition: lastPosition,
+                                 durablePosition: lastPosition))
+    }
+
+    var writtenPosition: LogPosition { state.withLock { $0.writtenPosition } }
+    var durablePosition: LogPosition { state.withLock { $0.durablePosition } }
+    var statistics: LogStatistics { state.withLock { $0.statistics } }
+
+    /// Appends `payloads` as consecutive records; returns the last one's position once the
+    /// policy's durability holds for it.
+    func append(_ payloads: [PreparedPayload]) async throws -> LogPosition {
+        precondition(!payloads.isEmpty)
+        return try await withCheckedThrowingContinuation { continuation in
+            let outcome = state.withLock { state -> Result<Bool, SegmentLogError> in
+                if let failure = state.failure { return .failure(failure) }
+                if state.closed { return .failure(.closed) }
+                for payload in payloads {
+                    state.batch.append(position: state.nextPosition, type: payload.type, flags: payload.flags,
+                                       payload: payload.stored, rawLength: payload.rawLength,
+                                       payloadChecksum: payload.checksum)
+                    state.statistics.appendedRecords += 1
+                    state.statistics.payloadBytes += payload.rawLength
+                    state.statistics.storedPayloadBytes += payload.stored.count
+                    state.nextPosition = state.nextPosition.next
+                }
+                state.waiters.append(Waiter(lastPosition: state.batch.lastPosition!, continuation: continuation))
+                defer { state.drainScheduled = true }
+                return .success(!state.drainScheduled)
+            }
+            switch outcome {
+            case .failure(let error): continuation.resume(throwing: error)
+            case .success(let startDrain): if startDrain { queue.async { self.drain() } }
+            }
+        }
+    }
+
+    /// Runs on `queue` until no batch is left.
+    private func drain() {
+        while let (batch, waiters) = takeBatch() {
+            let result = Result { () throws(SegmentLogError) in try writeAndSync(batch) }
+            for waiter in waiters {
+                assert(waiter.lastPosition <= batch.lastPosition!)
+                waiter.continuation.resume(with: result.map { waiter.lastPosition })
+            }
+        }
+    }
+
+    private func takeBatch() -> (EncodedBatch, [Waiter])? {
+        state.withLock { state in
+            guard !state.batch.isEmpty else {
+                state.drainScheduled = false
+                return nil
+            }
+            defer {
+                state.batch = EncodedBatch()
+                state.waiters = []
+            }
+            return (state.batch, state.waiters)
+        }
+    }
+
+    private func writeAndSync(_ batch: EncodedBatch) throws(SegmentLogError) {
+        if let failure = state.withLock({ $0.failure }) { throw failure }
+        let last = batch.lastPosition!
+        do {
+            try writer.write(batch)
+            state.withLock { $0.writtenPosition = last }
+            switch policy {
+            case .always: try syncNow()
+            case .interval(let interval): try syncWithin(interval)
+            case .never: break
+            }
+            state.withLock { $0.statistics.writes = writer.writes }
+        } catch {
+            let failure = SegmentLogError.writerFailed(cause: "\(error)")
+            state.withLock { $0.failure = failure }
+            throw failure
+        }
+    }
+
+    private func syncNow() throws {
+        let written = state.withLock { $0.writtenPosition }
+        try writer.sync()
+        state.withLock { state in
+            state.durablePosition = written
+            state.lastSync = .now
+            state.statistics.syncs = writer.syncs
+            state.statistics.segmentsCreated = writer.segmentsCreated
+        }
+    }
+
+    /// Syncs now if the last sync is an interval old; otherwise makes sure one is scheduled.
+    private func syncWithin(_ interval: Duration) throws {
+        let (due, scheduleNeeded) = state.withLock { state -> (ContinuousClock.Instant, Bool) in
+            let due = state.lastSync + interval
+            let needed = !state.syncScheduled && due > .now
+            if needed { state.syncScheduled = true }
+            return (due, needed)
+        }
+        guard due <= .now else {
+            if scheduleNeeded {
+                let delay = ContinuousClock.now.duration(to: due).components
+                let nanoseconds = Int(delay.seconds) * 1_000_000_000 + Int(delay.attoseconds / 1_000_000_000) + 1
+                queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                    self.state.withLock { $0.syncScheduled = false }
+                    let failed = self.state.withLock { $0.failure != nil }
+                    if !failed { self.scheduledSync() }
+                }
+            }
+            return
+        }
+        try syncNow()
+    }
+
+    private func scheduledSync() {
+        do {
+            try syncNow()
+        } catch {
+            state.withLock { $0.failure = .writerFailed(cause: "\(error)") }
+        }
+    }
+
+    /// Rejects further appends, writes what is pending, syncs and closes the segment.
+    func close() async throws {
+        state.withLock { $0.closed = true }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            queue.async {
+                continuation.resume(with: Result {
+                    if let failure = self.state.withLock({ $0.failure }) {
+                        self.writer.abandon()
+                        throw failure
+                    }
+                    do {
+                        try self.writer.finish()
+                    } catch {
+                        self.state.withLock { $0.failure = .writerFailed(cause: "\(error)") }
+                        throw error
+                    }
+                    self.state.withLock { $0.durablePosition = $0.writtenPosition }
+                })
+            }
+        }
+    }
+}

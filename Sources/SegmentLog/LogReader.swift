@@ -1,0 +1,42 @@
+/// Read-only access to a log directory. It takes no lock, writes nothing, and can run beside a
+/// live writer: the last segment's unfinished end reads as the end of the log.
+///
+/// ```swift
+/// let reader = try LogReader(directory: "/var/lib/asched")
+/// var cursor = try reader.records(from: LogPosition(rawValue: 1_000))
+/// while let record = try cursor.next() { handle(record) }
+/// ```
+public struct LogReader: Sendable {
+    /// The log directory.
+    public let directory: String
+    private let fileSystem: any FileSystem
+    private let segments: [SegmentFile]
+
+    /// Opens `directory` for reading; throws when it does not exist.
+    public init(directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws {
+        self.directory = directory
+        self.fileSystem = fileSystem
+        self.segments = try SegmentFile.list(in: directory, fileSystem: fileSystem)
+    }
+
+    /// The names of the segment files, in log order.
+    public var segmentFileNames: [String] { segments.map(\.name) }
+
+    /// A cursor over the records at or after `position`, up to `upperBound` when given.
+    /// Reading from the start also checks the chain across every segment.
+    public func records(from position: LogPosition = .start, through upperBound: LogPosition? = nil) throws -> LogCursor {
+        LogCursor(segments: segments, fileSystem: fileSystem, from: position, through: upperBound,
+                  startSegmentIndex: try segmentIndex(containing: position))
+    }
+
+    /// The index of the last segment whose first position is at or before `position`.
+    private func segmentIndex(containing position: LogPosition) throws -> Int {
+        var index = 0
+        for (candidate, segment) in segments.enumerated().dropFirst() {
+            let header = try segment.readHeader(fileSystem: fileSystem)
+            if header.firstPosition > position { break }
+            index = candidate
+        }
+        return index
+    }
+}

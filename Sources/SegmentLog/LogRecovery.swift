@@ -1,0 +1,60 @@
+/// Reads a log directory to where a writer resumes: every segment checked, a torn tail of the
+/// last one cut (and reported), an empty directory given its first segment.
+struct LogRecovery {
+    let segment: SegmentFile
+    let writeOffset: Int
+    let chain: UInt32
+    let lastPosition: LogPosition
+    let nextPosition: LogPosition
+    let tornTail: TornTail?
+
+    static func resume(directory: String, fileSystem: any FileSystem) throws -> LogRecovery {
+        let segments = try SegmentFile.list(in: directory, fileSystem: fileSystem)
+        guard !segments.isEmpty else { return try startEmptyLog(directory: directory, fileSystem: fileSystem) }
+        try checkHeaders(of: segments, fileSystem: fileSystem)
+        var cursor = LogCursor(segments: segments, fileSystem: fileSystem, from: .start, through: nil,
+                               startSegmentIndex: 0)
+        var lastPosition = LogPosition.start
+        while let record = try cursor.next() { lastPosition = record.position }
+        let end = cursor.end!
+        assert(end.segment == segments.last!)
+        assert(end.validBytes <= end.fileSize)
+        if cursor.tornTail != nil {
+            let file = try fileSystem.openFile(at: end.segment.path, mode: .readWrite)
+            defer { try? file.close() }
+            // Cut the torn bytes so later appends cannot be followed by stale fragments.
+            try file.truncate(to: end.validBytes)
+            // The cut must be durable before new records are written after it.
+            try file.synchronizeData()
+        }
+        let next = lastPosition == .start ? end.header.firstPosition : max(lastPosition.next, end.header.firstPosition)
+        return LogRecovery(segment: end.segment, writeOffset: end.validBytes, chain: end.chain,
+                           lastPosition: lastPosition, nextPosition: next, tornTail: cursor.tornTail)
+    }
+
+    /// Checks every segment's header before any frame is read, so a duplicated or misnamed
+    /// segment is reported as such rather than as damage in the segment before it.
+    private static func checkHeaders(of segments: [SegmentFile], fileSystem: any FileSystem) throws {
+        var previous: SegmentHeader?
+        for segment in segments {
+            let header = try segment.readHeader(fileSystem: fileSystem)
+            if let previous, header.firstPosition <= previous.firstPosition {
+                throw SegmentLogError.corruptSegmentHeader(
+                    file: segment.path,
+                    reason: "first position \(header.firstPosition) is not after the previous segment's \(previous.firstPosition)")
+            }
+            previous = header
+        }
+    }
+
+    private static func startEmptyLog(directory: String, fileSystem: any FileSystem) throws -> LogRecovery {
+        let header = SegmentHeader(segmentId: 1, firstPosition: LogPosition(rawValue: 1), previousChain: 0)
+        let file = try SegmentWriter.createSegment(fileSystem: fileSystem, directory: directory, header: header,
+                                                   preallocated: nil)
+        try file.close()
+        return LogRecovery(segment: SegmentFile(segmentId: 1, name: SegmentFileName.name(for: 1),
+                                                path: directory + "/" + SegmentFileName.name(for: 1)),
+                           writeOffset: SegmentHeader.byteCount, chain: 0, lastPosition: .start,
+                           nextPosition: LogPosition(rawValue: 1), tornTail: nil)
+    }
+}

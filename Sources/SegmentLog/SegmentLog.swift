@@ -1,0 +1,125 @@
+/// A segmented, checksummed, append-only log with group commit.
+///
+/// One writer per directory (an advisory lock guards it). Appends return the record's
+/// position once the configured ``SyncPolicy`` holds; concurrent appenders share `fdatasync`s.
+///
+/// ```swift
+/// let log = try SegmentLog.open(directory: "/tmp/example-log")
+/// let position = try await log.append(type: 1, payload: Array("hello".utf8))
+/// var cursor = try log.records(from: position)
+/// let record = try cursor.next()      // the record just appended
+/// try await log.close()
+/// ```
+public final class SegmentLog: Sendable {
+    /// The log directory.
+    public let directory: String
+    /// Invalid bytes cut from the end of the last segment when the log was opened, if any.
+    public let tornTail: TornTail?
+    private let configuration: Configuration
+    private let committer: GroupCommitter
+    private let preallocator: SegmentPreallocator?
+    private let lock: any OpenFile
+
+    private init(directory: String, configuration: Configuration, tornTail: TornTail?,
+                 committer: GroupCommitter, preallocator: SegmentPreallocator?, lock: any OpenFile) {
+        self.directory = directory
+        self.configuration = configuration
+        self.tornTail = tornTail
+        self.committer = committer
+        self.preallocator = preallocator
+        self.lock = lock
+    }
+
+    /// Opens (creating if needed) the log in `directory` for writing.
+    ///
+    /// Every segment is read and checked. A torn end of the last segment is cut and reported in
+    /// ``tornTail``; damage anywhere else throws, naming the file and offset.
+    public static func open(directory: String, configuration: Configuration = Configuration()) throws -> SegmentLog {
+        configuration.validate()
+        let fileSystem = configuration.fileSystem
+        try fileSystem.createDirectory(at: directory)
+        let lockPath = directory + "/" + SegmentFileName.lockName
+        guard let lock = try fileSystem.lockFile(at: lockPath) else {
+            let holder = (try? fileSystem.openFile(at: lockPath, mode: .readOnly).read(count: 64, at: 0))
+                .map { String(decoding: $0, as: UTF8.self).trimmingNewlines } ?? "unknown process"
+            throw SegmentLogError.directoryLocked(lockFile: lockPath, holder: holder)
+        }
+        do {
+            try removeLeftovers(in: directory, fileSystem: fileSystem)
+            let resumed = try LogRecovery.resume(directory: directory, fileSystem: fileSystem)
+            let preallocator = configuration.preallocatesSegments
+                ? SegmentPreallocator(fileSystem: fileSystem, directory: directory, sizeBytes: configuration.segmentSizeBytes)
+                : nil
+            let writer = try SegmentWriter(fileSystem: fileSystem, directory: directory,
+                                           segmentSizeBytes: configuration.segmentSizeBytes,
+                                           preallocator: preallocator, segment: resumed.segment,
+                                           writeOffset: resumed.writeOffset, chain: resumed.chain)
+            let committer = GroupCommitter(writer: writer, policy: configuration.syncPolicy,
+                                           lastPosition: resumed.lastPosition, nextPosition: resumed.nextPosition)
+            return SegmentLog(directory: directory, configuration: configuration, tornTail: resumed.tornTail,
+                              committer: committer, preallocator: preallocator, lock: lock)
+        } catch {
+            try? lock.close()
+            throw error
+        }
+    }
+
+    /// Appends one record; returns its position once it is durable per the sync policy.
+    public func append(type: UInt8, payload: [UInt8]) async throws -> LogPosition {
+        try await append(contentsOf: [LogEntry(type: type, payload: payload)]).upperBound
+    }
+
+    /// Appends records as consecutive positions in one frame batch; returns their positions
+    /// once all are durable per the sync policy.
+    public func append(contentsOf entries: [LogEntry]) async throws -> ClosedRange<LogPosition> {
+        precondition(!entries.isEmpty, "append needs at least one entry")
+        for entry in entries where entry.payload.count > configuration.recordBytesMax {
+            throw SegmentLogError.recordTooLarge(bytes: entry.payload.count, max: configuration.recordBytesMax)
+        }
+        let prepared = entries.map { PreparedPayload($0, compression: configuration.compression) }
+        let last = try await committer.append(prepared)
+        return LogPosition(rawValue: last.rawValue - UInt64(entries.count - 1))...last
+    }
+
+    /// The position of the last record written to the operating system (acknowledged under
+    /// `interval` and `never`), or ``LogPosition/start`` for an empty log.
+    public var lastPosition: LogPosition { committer.writtenPosition }
+
+    /// The position of the last record known to be on stable storage.
+    public var durablePosition: LogPosition { committer.durablePosition }
+
+    /// Counters since the log was opened.
+    public var statistics: LogStatistics { committer.statistics }
+
+    /// The records from `position` to the last one written when this is called.
+    public func records(from position: LogPosition = .start) throws -> LogCursor {
+        try LogReader(directory: directory, fileSystem: configuration.fileSystem)
+            .records(from: position, through: lastPosition)
+    }
+
+    /// Writes and syncs what is pending, then releases the directory. Appends after this throw
+    /// ``SegmentLogError/closed``.
+    public func close() async throws {
+        defer { try? lock.close() }
+        preallocator?.waitUntilIdle()
+        try await committer.close()
+    }
+
+    /// Removes what an interrupted segment creation or preallocation left behind.
+    private static func removeLeftovers(in directory: String, fileSystem: any FileSystem) throws {
+        var removed = false
+        for name in try fileSystem.contentsOfDirectory(at: directory)
+        where name.hasSuffix(SegmentFileName.temporarySuffix) || name == SegmentFileName.preallocatedName {
+            try fileSystem.removeFile(at: directory + "/" + name)
+            removed = true
+        }
+        // Leftovers are unnamed data; syncing their removal keeps a crash from resurrecting them.
+        if removed { try fileSystem.synchronizeDirectory(at: directory) }
+    }
+}
+
+extension String {
+    var trimmingNewlines: String {
+        String(self.reversed().drop(while: { $0 == "\n" }).reversed())
+    }
+}

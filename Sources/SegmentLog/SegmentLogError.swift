@@ -1,0 +1,59 @@
+import Glibc
+
+/// Everything SegmentLog can report, each naming the file and offset involved and what to do.
+public enum SegmentLogError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A system call failed.
+    case io(operation: String, path: String, errno: Int32)
+    /// A frame's bytes are damaged where damage cannot be a torn write.
+    case corruptFrame(file: String, offset: Int, reason: String)
+    /// A segment's header is damaged or does not belong where it stands.
+    case corruptSegmentHeader(file: String, reason: String)
+    /// A segment was written by a format version this build cannot read.
+    case unsupportedFormatVersion(file: String, found: UInt32, supported: UInt32)
+    /// A segment does not continue the chain of the one before it: one is missing or replaced.
+    case brokenChain(file: String, expected: UInt32, found: UInt32)
+    /// Another process holds the directory's writer lock.
+    case directoryLocked(lockFile: String, holder: String)
+    /// The path is not a log directory.
+    case notALogDirectory(path: String, reason: String)
+    /// An append was larger than the configured maximum.
+    case recordTooLarge(bytes: Int, max: Int)
+    /// An earlier write or sync failed; the writer accepts nothing more. Reopen the log.
+    case writerFailed(cause: String)
+    /// The log was closed.
+    case closed
+
+    public var description: String {
+        switch self {
+        case .io(let operation, let path, let code):
+            return "\(operation) failed on \(path): \(String(cString: strerror(code))) (errno \(code))"
+        case .corruptFrame(let file, let offset, let reason):
+            return "corrupt record in \(file) at offset \(offset): \(reason)"
+        case .corruptSegmentHeader(let file, let reason):
+            return "bad segment header in \(file): \(reason)"
+        case .unsupportedFormatVersion(let file, let found, let supported):
+            return "\(file) has log format version \(found); this build reads version \(supported) only. "
+                + "Use the asched release that wrote it."
+        case .brokenChain(let file, let expected, let found):
+            return "segment chain broken at \(file) (offset 0): the log before it ends with chain value "
+                + "\(hex(expected)) but its header continues from \(hex(found)); a segment before it is "
+                + "missing or was replaced"
+        case .directoryLocked(let lockFile, let holder):
+            return "another writer holds \(lockFile) (\(holder)); stop it, or open read-only"
+        case .notALogDirectory(let path, let reason):
+            return "\(path) is not a log directory: \(reason)"
+        case .recordTooLarge(let bytes, let max):
+            return "record of \(bytes) bytes exceeds recordBytesMax (\(max) bytes)"
+        case .writerFailed(let cause):
+            return "the log writer stopped after a failed write or sync (\(cause)); nothing after the "
+                + "last acknowledged append was kept. Reopen the log to recover."
+        case .closed:
+            return "the log is closed"
+        }
+    }
+}
+
+func hex(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+}

@@ -1,0 +1,94 @@
+/// Reads one segment file's frames in order, through a bounded buffer, checking each frame's
+/// fields and checksum before its payload is used.
+struct SegmentScanner {
+    enum Step {
+        case frame(ScannedFrame)
+        /// The file ends exactly after the previous frame.
+        case end
+        /// The bytes at ``SegmentScanner/offset`` are not a valid frame.
+        case invalid(reason: String)
+    }
+
+    static let chunkBytes = 1 << 20
+
+    let file: any OpenFile
+    let fileName: String
+    let fileSize: Int
+    /// Offset of the next frame.
+    private(set) var offset: Int
+    private var buffer: [UInt8] = []
+    private var bufferOffset = 0
+
+    init(file: any OpenFile, fileName: String, fileSize: Int, startOffset: Int) {
+        precondition(startOffset <= fileSize)
+        self.file = file
+        self.fileName = fileName
+        self.fileSize = fileSize
+        self.offset = startOffset
+    }
+
+    mutating func next() throws -> Step {
+        let remaining = fileSize - offset
+        if remaining == 0 { return .end }
+        guard remaining >= FrameHeader.byteCount else {
+            return .invalid(reason: "only \(remaining) bytes left, less than a frame header")
+        }
+        try fill(offset, count: FrameHeader.byteCount)
+        let start = offset - bufferOffset
+        let problem = buffer.withUnsafeBytes { raw in
+            FrameHeader.implausibility(of: UnsafeRawBufferPointer(rebasing: raw[start..<start + FrameHeader.byteCount]),
+                                       bytesAfterHeader: remaining - FrameHeader.byteCount)
+        }
+        if let problem { return .invalid(reason: problem) }
+        let header = buffer.withUnsafeBytes {
+            FrameHeader(parsing: UnsafeRawBufferPointer(rebasing: $0[start..<start + FrameHeader.byteCount]))
+        }
+        try fill(offset, count: header.frameLength)
+        let frameStart = offset - bufferOffset
+        let (stored, expected) = buffer.withUnsafeBytes { raw in
+            let headerBytes = UnsafeRawBufferPointer(rebasing: raw[frameStart..<frameStart + FrameHeader.byteCount])
+            let payloadStart = frameStart + FrameHeader.byteCount
+            let payload = UnsafeRawBufferPointer(rebasing: raw[payloadStart..<payloadStart + header.storedLength])
+            return (headerBytes.loadLittleEndian(at: 20, as: UInt32.self),
+                    FrameHeader.expectedChecksum(header: headerBytes, payload: payload))
+        }
+        guard stored == expected else {
+            return .invalid(reason: "checksum mismatch: frame says \(hex(stored)), contents give \(hex(expected))")
+        }
+        let frame = ScannedFrame(header: header, offset: offset, checksum: stored)
+        offset += header.frameLength
+        assert(offset <= fileSize)
+        return .frame(frame)
+    }
+
+    /// The payload of `frame`, the frame most recently returned by ``next()``, decompressed.
+    func payload(of frame: ScannedFrame) throws -> [UInt8] {
+        let start = frame.offset - bufferOffset + FrameHeader.byteCount
+        precondition(start >= 0 && start + frame.header.storedLength <= buffer.count, "frame is no longer buffered")
+        let payload = try buffer.withUnsafeBytes { raw in
+            let stored = UnsafeRawBufferPointer(rebasing: raw[start..<start + frame.header.storedLength])
+            guard frame.header.isCompressed else { return [UInt8](stored) }
+            guard let raw = LZ4.decompress(stored, rawCount: frame.header.rawLength) else {
+                throw SegmentLogError.corruptFrame(
+                    file: fileName, offset: frame.offset,
+                    reason: "checksum is valid but the LZ4 payload does not decompress to \(frame.header.rawLength) bytes")
+            }
+            return raw
+        }
+        assert(payload.count == frame.header.rawLength)
+        return payload
+    }
+
+    /// Makes file bytes `start ..< start + count` available in the buffer.
+    private mutating func fill(_ start: Int, count: Int) throws {
+        precondition(count <= FrameHeader.byteCount + FrameHeader.payloadBytesMax && start + count <= fileSize)
+        if start >= bufferOffset && start + count <= bufferOffset + buffer.count { return }
+        let want = min(max(count, Self.chunkBytes), fileSize - start)
+        buffer = try file.read(count: want, at: start)
+        bufferOffset = start
+        guard buffer.count >= count else {
+            throw SegmentLogError.corruptFrame(file: fileName, offset: start,
+                                               reason: "file shrank while being read (\(buffer.count) of \(count) bytes)")
+        }
+    }
+}

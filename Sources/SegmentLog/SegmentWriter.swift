@@ -1,0 +1,116 @@
+/// Writes encoded batches into the current segment, sealing it and starting the next one when
+/// a frame would not fit. Used only on the group committer's queue.
+final class SegmentWriter {
+    private let fileSystem: any FileSystem
+    private let directory: String
+    private let segmentSizeBytes: Int
+    private let preallocator: SegmentPreallocator?
+    private var file: any OpenFile
+    private var segmentId: UInt64
+    private var writeOffset: Int
+    /// The chain value over every frame written so far.
+    private(set) var chain: UInt32
+    private(set) var writes = 0
+    private(set) var syncs = 0
+    private(set) var segmentsCreated = 0
+
+    /// Continues the segment `segment` at `writeOffset`.
+    init(fileSystem: any FileSystem, directory: String, segmentSizeBytes: Int,
+         preallocator: SegmentPreallocator?, segment: SegmentFile, writeOffset: Int, chain: UInt32) throws {
+        precondition(writeOffset >= SegmentHeader.byteCount)
+        self.fileSystem = fileSystem
+        self.directory = directory
+        self.segmentSizeBytes = segmentSizeBytes
+        self.preallocator = preallocator
+        self.file = try fileSystem.openFile(at: segment.path, mode: .readWrite)
+        self.segmentId = segment.segmentId
+        self.writeOffset = writeOffset
+        self.chain = chain
+        preallocator?.prepare()
+    }
+
+    /// Creates the first segment of an empty log directory, named and durable.
+    static func createSegment(fileSystem: any FileSystem, directory: String, header: SegmentHeader,
+                              preallocated: String?) throws -> any OpenFile {
+        let name = SegmentFileName.name(for: header.segmentId)
+        let temporary = preallocated ?? directory + "/" + name + SegmentFileName.temporarySuffix
+        if preallocated == nil && fileSystem.fileExists(at: temporary) { try fileSystem.removeFile(at: temporary) }
+        let file = try fileSystem.openFile(at: temporary, mode: preallocated == nil ? .createNew : .readWrite)
+        try file.write(header.encoded(), at: 0)
+        // The header must be on disk before the segment has its name: a named segment without a
+        // valid header would stop the next open.
+        try file.synchronizeData()
+        try fileSystem.rename(from: temporary, to: directory + "/" + name)
+        // The rename must be durable before any record in the segment is acknowledged, or a
+        // crash could forget the whole segment.
+        try fileSystem.synchronizeDirectory(at: directory)
+        return file
+    }
+
+    /// Writes `batch`, rolling to new segments where frames would not fit.
+    func write(_ batch: EncodedBatch) throws {
+        precondition(!batch.isEmpty)
+        var rangeStart = 0
+        var frameStart = 0
+        for frame in batch.frames {
+            let pendingBytes = frameStart - rangeStart
+            let segmentHasFrames = writeOffset + pendingBytes > SegmentHeader.byteCount
+            if segmentHasFrames && writeOffset + pendingBytes + (frame.end - frameStart) > segmentSizeBytes {
+                try writeRange(batch, rangeStart..<frameStart)
+                try roll(nextPosition: frame.position)
+                rangeStart = frameStart
+            }
+            chain = CRC32C.chain(chain, appending: frame.checksum)
+            frameStart = frame.end
+        }
+        try writeRange(batch, rangeStart..<frameStart)
+        assert(frameStart == batch.bytes.count)
+    }
+
+    /// Forces everything written to stable storage. A failure is final for this writer.
+    func sync() throws {
+        try file.synchronizeData()
+        syncs += 1
+    }
+
+    /// Trims preallocated zeros, syncs and closes: a cleanly closed log holds only records.
+    func finish() throws {
+        try file.truncate(to: writeOffset)
+        // Durable, so the trimmed segment and everything written before close survive a crash.
+        try file.synchronizeData()
+        syncs += 1
+        try file.close()
+    }
+
+    /// Closes the segment after a failure, writing nothing more.
+    func abandon() {
+        try? file.close()
+    }
+
+    private func writeRange(_ batch: EncodedBatch, _ range: Range<Int>) throws {
+        guard !range.isEmpty else { return }
+        try batch.bytes.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[range]), at: writeOffset) }
+        writeOffset += range.count
+        writes += 1
+    }
+
+    /// Seals the current segment and starts the next, whose first record is `nextPosition`.
+    private func roll(nextPosition: LogPosition) throws {
+        // A sealed segment ends exactly at its last frame, so readers treat any bad byte in it as
+        // damage; the cut also drops preallocated zeros.
+        try file.truncate(to: writeOffset)
+        // The seal (frames and cut) must be durable before a later segment exists: otherwise a
+        // crash could leave a sealed segment with a torn end, which open rightly refuses.
+        try file.synchronizeData()
+        syncs += 1
+        try file.close()
+        segmentId += 1
+        let header = SegmentHeader(segmentId: segmentId, firstPosition: nextPosition, previousChain: chain)
+        file = try Self.createSegment(fileSystem: fileSystem, directory: directory, header: header,
+                                      preallocated: preallocator?.take())
+        syncs += 2
+        segmentsCreated += 1
+        writeOffset = SegmentHeader.byteCount
+        preallocator?.prepare()
+    }
+}

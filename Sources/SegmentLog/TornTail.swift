@@ -1,0 +1,56 @@
+/// Bytes at the end of the last segment that do not form valid records: what a crash during an
+/// unsynced write leaves behind. Opening the log for writing cuts them off.
+public struct TornTail: Sendable, Equatable, CustomStringConvertible {
+    /// The segment file's name.
+    public let segmentFileName: String
+    /// Where the first invalid byte is; every record before it was kept.
+    public let offset: Int
+    /// How many bytes from `offset` on were not zero, i.e. data that was dropped.
+    public let discardedBytes: Int
+    /// What was wrong with the bytes at `offset`.
+    public let reason: String
+
+    public var description: String {
+        "dropped \(discardedBytes) bytes of torn tail in \(segmentFileName) at offset \(offset) (\(reason))"
+    }
+
+    /// Classifies the bytes of `file` from `offset` on, after an invalid frame at `offset`.
+    /// Returns nil when they are all zero (preallocated space, nothing lost); throws when a
+    /// valid frame after `lastPosition` follows, because then this is damage, not a torn write.
+    static func inspect(file: any OpenFile, fileName: String, path: String, fileSize: Int, offset: Int,
+                        lastPosition: LogPosition, reason: String) throws -> TornTail? {
+        precondition(offset < fileSize)
+        let rest = try file.read(count: fileSize - offset, at: offset)
+        guard let lastNonZero = rest.lastIndex(where: { $0 != 0 }) else { return nil }
+        if let later = laterValidFrame(in: rest, after: lastPosition) {
+            throw SegmentLogError.corruptFrame(
+                file: path, offset: offset,
+                reason: "\(reason); a valid record follows at offset \(offset + later), so this is damage, "
+                    + "not a torn write. Run `asched repair` to cut the log here (a .broken copy is kept)")
+        }
+        return TornTail(segmentFileName: fileName, offset: offset, discardedBytes: lastNonZero + 1, reason: reason)
+    }
+
+    /// The index in `bytes` of the first complete frame, past index 0, with a correct checksum
+    /// and a position after `lastPosition`.
+    private static func laterValidFrame(in bytes: [UInt8], after lastPosition: LogPosition) -> Int? {
+        bytes.withUnsafeBytes { raw in
+            var index = 1
+            while index + FrameHeader.byteCount <= raw.count {
+                defer { index += 1 }
+                let header = UnsafeRawBufferPointer(rebasing: raw[index..<index + FrameHeader.byteCount])
+                let left = raw.count - index - FrameHeader.byteCount
+                guard header.loadLittleEndian(at: 8, as: UInt64.self) > lastPosition.rawValue,
+                      FrameHeader.implausibility(of: header, bytesAfterHeader: left) == nil else { continue }
+                let stored = Int(header.loadLittleEndian(at: 0, as: UInt32.self))
+                let payloadStart = index + FrameHeader.byteCount
+                let payload = UnsafeRawBufferPointer(rebasing: raw[payloadStart..<payloadStart + stored])
+                if header.loadLittleEndian(at: 20, as: UInt32.self)
+                    == FrameHeader.expectedChecksum(header: header, payload: payload) {
+                    return index
+                }
+            }
+            return nil
+        }
+    }
+}
