@@ -40,6 +40,11 @@ let package = Package(
             dependencies: ["SegmentLog", "CSQLite", "CChecksum"],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "make-fixtures",
+            dependencies: ["SegmentLog", "SegmentLogTesting"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "SegmentLogTests",
             dependencies: ["SegmentLog", "SegmentLogTesting"],

@@ -1,0 +1,74 @@
+import SegmentLog
+
+/// The small log directories kept in `Fixtures/segmentlog/`, written by this code so a format
+/// change shows up as a byte difference. `tools/make-fixtures` regenerates them.
+public enum LogFixtures {
+    /// Records in the clean fixture.
+    public static let recordCount = 30
+    /// Segment size the fixtures are written with.
+    public static let segmentSizeBytes = 512
+
+    /// The payload of the record at `position` (from 1) in every fixture.
+    public static func payload(at position: Int) -> [UInt8] {
+        let text = "fixture record \(position): " + String(repeating: "abc", count: position % 5 * 20)
+        return Array(text.utf8)
+    }
+
+    /// The fixture directories by name, in the order they are written.
+    public static let names = ["clean", "torn-tail", "corrupt-middle", "missing-segment"]
+
+    /// Writes every fixture under `root` (which must not hold them yet).
+    public static func write(to root: String, fileSystem: any FileSystem = PosixFileSystem()) async throws {
+        for name in names {
+            let directory = root + "/" + name
+            try await writeClean(to: directory, fileSystem: fileSystem)
+            let segments = try LogReader(directory: directory, fileSystem: fileSystem).segmentFileNames
+            switch name {
+            case "torn-tail":
+                let last = directory + "/" + segments.last!
+                let bytes = try read(last, fileSystem)
+                try replace(last, with: bytes + Array(bytes[40..<70]), fileSystem)
+            case "corrupt-middle":
+                let second = directory + "/" + segments[1]
+                var bytes = try read(second, fileSystem)
+                bytes[40 + 24 + 3] ^= 0x01
+                try replace(second, with: bytes, fileSystem)
+            case "missing-segment":
+                try fileSystem.removeFile(at: directory + "/" + segments[1])
+            default:
+                break
+            }
+        }
+    }
+
+    private static func writeClean(to directory: String, fileSystem: any FileSystem) async throws {
+        var configuration = SegmentLog.Configuration()
+        configuration.fileSystem = fileSystem
+        configuration.segmentSizeBytes = segmentSizeBytes
+        configuration.preallocatesSegments = false
+        let log = try SegmentLog.open(directory: directory, configuration: configuration)
+        for position in 1...recordCount {
+            _ = try await log.append(type: UInt8(position % 4), payload: payload(at: position))
+        }
+        try await log.close()
+        // The lock file holds a process id: not reproducible, and not part of the log.
+        try fileSystem.removeFile(at: directory + "/LOCK")
+    }
+
+    private static func read(_ path: String, _ fileSystem: any FileSystem) throws -> [UInt8] {
+        let file = try fileSystem.openFile(at: path, mode: .readOnly)
+        defer { try? file.close() }
+        var bytes = [UInt8](repeating: 0, count: try file.size())
+        let count = try bytes.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+        precondition(count == bytes.count, "short read of \(path)")
+        return bytes
+    }
+
+    private static func replace(_ path: String, with bytes: [UInt8], _ fileSystem: any FileSystem) throws {
+        let file = try fileSystem.openFile(at: path, mode: .readWrite)
+        defer { try? file.close() }
+        try file.truncate(to: 0)
+        try bytes.withUnsafeBytes { try file.write($0, at: 0) }
+        try file.synchronizeData()
+    }
+}
