@@ -1,10 +1,11 @@
 #include "CChecksum.h"
+#include <pthread.h>
 #include <string.h>
 
 #define CRC32C_POLY_REFLECTED 0x82F63B78u
 
 static uint32_t table[8][256];
-static int table_ready;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void build_tables(void) {
     for (uint32_t n = 0; n < 256; n++) {
@@ -19,13 +20,13 @@ static void build_tables(void) {
             table[s][n] = c;
         }
     }
-    __atomic_store_n(&table_ready, 1, __ATOMIC_RELEASE);
 }
 
 uint32_t asched_crc32c_portable(uint32_t crc, const void *data, size_t length) {
-    if (!__atomic_load_n(&table_ready, __ATOMIC_ACQUIRE)) build_tables();
+    pthread_once(&table_once, build_tables);
     const uint8_t *p = data;
     uint32_t c = ~crc;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     while (length >= 8) {
         uint64_t word;
         memcpy(&word, p, 8);
@@ -36,6 +37,7 @@ uint32_t asched_crc32c_portable(uint32_t crc, const void *data, size_t length) {
         p += 8;
         length -= 8;
     }
+#endif
     while (length--) c = table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
     return ~c;
 }

@@ -17,8 +17,8 @@ extension SegmentLog {
         public var compression: Compression = .default
         /// The largest payload an append accepts; at most ``FrameHeader/payloadBytesMax``.
         public var recordBytesMax: Int = 16 << 20
-        /// Whether the next segment is created zero-filled and synced in the background, so
-        /// appends overwrite allocated blocks and each `fdatasync` writes no size metadata.
+        /// Whether segments are allocated at full size (`fallocate`) when created, so appends
+        /// change no file size and each `fdatasync` flushes data without a journal commit.
         public var preallocatesSegments: Bool = true
         /// The file operations used; a simulated disk in tests.
         public var fileSystem: any FileSystem = PosixFileSystem()

@@ -44,4 +44,15 @@ enum SystemCall {
         guard buffer.count > 0 else { return 0 }
         return try retrying("pread", path) { Glibc.pread(fd, buffer.baseAddress!, buffer.count, off_t(offset)) }
     }
+
+    /// `posix_fallocate` from 0 to `length` (glibc uses `fallocate`, or writes zeros where the
+    /// file system lacks it); it returns its error instead of setting errno.
+    static func preallocate(_ fd: Int32, _ length: Int, _ path: String) throws {
+        precondition(length >= 0)
+        while true {
+            let code = posix_fallocate(fd, 0, off_t(length))
+            if code == 0 { return }
+            if code != EINTR { throw SegmentLogError.io(operation: "posix_fallocate", path: path, errno: code) }
+        }
+    }
 }

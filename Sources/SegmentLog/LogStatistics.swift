@@ -8,7 +8,7 @@ public struct LogStatistics: Sendable, Equatable {
     public var storedPayloadBytes = 0
     /// Writes to segment files (each covers one or more appends).
     public var writes = 0
-    /// `fdatasync` calls on segment files, rolls included.
+    /// `fdatasync` calls on segment files and `fsync` calls on the directory, rolls included.
     public var syncs = 0
     /// Segments started.
     public var segmentsCreated = 0

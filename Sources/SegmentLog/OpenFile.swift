@@ -11,6 +11,9 @@ public protocol OpenFile: AnyObject, Sendable {
     func size() throws -> Int
     /// Cuts or extends the file to `length` bytes.
     func truncate(to length: Int) throws
+    /// Allocates blocks so the file is at least `length` bytes; new bytes read as zero
+    /// (`fallocate`, or `ftruncate` where the file system cannot allocate).
+    func preallocate(upTo length: Int) throws
     /// Forces the file's data, and the metadata needed to read it, to stable storage
     /// (`fdatasync`). A failure is final: the caller must not retry.
     func synchronizeData() throws

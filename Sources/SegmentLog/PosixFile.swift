@@ -31,6 +31,10 @@ final class PosixFile: OpenFile {
         _ = try SystemCall.retrying("ftruncate", path) { ftruncate(descriptor, off_t(length)) }
     }
 
+    func preallocate(upTo length: Int) throws {
+        try SystemCall.preallocate(descriptor, length, path)
+    }
+
     func synchronizeData() throws {
         try SystemCall.fdatasync(descriptor, path)
     }

@@ -4,7 +4,8 @@ struct SegmentFile: Sendable, Equatable {
     let name: String
     let path: String
 
-    /// The segments in `directory`, in log order. Temporary and preallocated files are skipped.
+    /// The segments in `directory`, in log order. Other files (temporary, lock, `.broken`
+    /// copies, names not in the canonical form) are skipped.
     static func list(in directory: String, fileSystem: any FileSystem) throws -> [SegmentFile] {
         guard fileSystem.directoryExists(at: directory) else {
             throw SegmentLogError.notALogDirectory(path: directory, reason: "no such directory")

@@ -4,8 +4,6 @@ enum SegmentFileName {
     static let suffix = ".seg"
     /// Where a new segment is written before it is renamed to its final name.
     static let temporarySuffix = ".tmp"
-    /// A zero-filled file waiting to become the next segment.
-    static let preallocatedName = "next.prealloc"
     /// The directory's writer lock.
     static let lockName = "LOCK"
     /// Suffix of the copy `repair` keeps of a segment it cuts.
@@ -19,8 +17,8 @@ enum SegmentFileName {
 
     static func segmentId(of name: String) -> UInt64? {
         guard name.hasSuffix(suffix), name.utf8.count == 16 + suffix.utf8.count else { return nil }
-        guard let id = UInt64(name.dropLast(suffix.count), radix: 16), id > 0 else { return nil }
-        assert(self.name(for: id) == name)
+        guard let id = UInt64(name.dropLast(suffix.count), radix: 16), id > 0,
+              self.name(for: id) == name else { return nil }
         return id
     }
 }

@@ -40,17 +40,23 @@ struct SegmentHeader: Equatable {
                 throw SegmentLogError.corruptSegmentHeader(
                     file: file, reason: "magic is \(Array(raw[0..<8])), expected \"ASCHDLOG\"; not a segment file")
             }
+            // Every version keeps magic, version and header length first, so a newer version
+            // is told apart from a damaged header by its checksum (when its header is this size).
             let version = raw.loadLittleEndian(at: 8, as: UInt32.self)
-            guard version == formatVersion else {
-                throw SegmentLogError.unsupportedFormatVersion(file: file, found: version, supported: formatVersion)
-            }
+            let length = raw.loadLittleEndian(at: 12, as: UInt32.self)
             let stored = raw.loadLittleEndian(at: 36, as: UInt32.self)
             let computed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<36]))
+            if version != formatVersion {
+                guard length > UInt32(byteCount) || stored == computed else {
+                    throw SegmentLogError.corruptSegmentHeader(
+                        file: file, reason: "header checksum is \(hex(stored)), computed \(hex(computed)) (version field reads \(version))")
+                }
+                throw SegmentLogError.unsupportedFormatVersion(file: file, found: version, supported: formatVersion)
+            }
             guard stored == computed else {
                 throw SegmentLogError.corruptSegmentHeader(
                     file: file, reason: "header checksum is \(hex(stored)), computed \(hex(computed))")
             }
-            let length = raw.loadLittleEndian(at: 12, as: UInt32.self)
             guard length == UInt32(byteCount) else {
                 throw SegmentLogError.corruptSegmentHeader(
                     file: file, reason: "header length field is \(length), expected \(byteCount)")

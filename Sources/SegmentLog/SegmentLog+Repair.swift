@@ -4,7 +4,7 @@ extension SegmentLog {
     /// Opening a log already cuts a torn tail; this also cuts damage that valid records follow
     /// (which open refuses, since it cannot be a torn write), losing those records. Damage in any
     /// other segment is refused: cutting there would drop sealed, acknowledged history.
-    /// Returns nil when there is nothing to cut. Do not run it beside a live writer.
+    /// Returns nil when there is nothing to cut. Refuses to run beside a live writer (it takes the directory's lock).
     ///
     /// ```swift
     /// if let report = try SegmentLog.repair(directory: path, dryRun: true) { print(report) }
@@ -12,6 +12,9 @@ extension SegmentLog {
     public static func repair(directory: String, fileSystem: any FileSystem = PosixFileSystem(),
                               dryRun: Bool) throws -> RepairReport? {
         let segments = try SegmentFile.list(in: directory, fileSystem: fileSystem)
+        // A writer must not append while its segment is cut; a dry run writes nothing.
+        let lock = dryRun ? nil : try DirectoryLock.acquire(directory: directory, fileSystem: fileSystem)
+        defer { try? lock?.close() }
         guard let last = segments.last else { return nil }
         guard let (offset, reason) = try firstDamage(in: segments, fileSystem: fileSystem) else { return nil }
         let file = try fileSystem.openFile(at: last.path, mode: dryRun ? .readOnly : .readWrite)

@@ -17,16 +17,14 @@ public final class SegmentLog: Sendable {
     public let tornTail: TornTail?
     private let configuration: Configuration
     private let committer: GroupCommitter
-    private let preallocator: SegmentPreallocator?
     private let lock: any OpenFile
 
     private init(directory: String, configuration: Configuration, tornTail: TornTail?,
-                 committer: GroupCommitter, preallocator: SegmentPreallocator?, lock: any OpenFile) {
+                 committer: GroupCommitter, lock: any OpenFile) {
         self.directory = directory
         self.configuration = configuration
         self.tornTail = tornTail
         self.committer = committer
-        self.preallocator = preallocator
         self.lock = lock
     }
 
@@ -38,26 +36,18 @@ public final class SegmentLog: Sendable {
         configuration.validate()
         let fileSystem = configuration.fileSystem
         try fileSystem.createDirectory(at: directory)
-        let lockPath = directory + "/" + SegmentFileName.lockName
-        guard let lock = try fileSystem.lockFile(at: lockPath) else {
-            let holder = (try? fileSystem.openFile(at: lockPath, mode: .readOnly).read(count: 64, at: 0))
-                .map { String(decoding: $0, as: UTF8.self).trimmingNewlines } ?? "unknown process"
-            throw SegmentLogError.directoryLocked(lockFile: lockPath, holder: holder)
-        }
+        let lock = try DirectoryLock.acquire(directory: directory, fileSystem: fileSystem)
         do {
             try removeLeftovers(in: directory, fileSystem: fileSystem)
             let resumed = try LogRecovery.resume(directory: directory, fileSystem: fileSystem)
-            let preallocator = configuration.preallocatesSegments
-                ? SegmentPreallocator(fileSystem: fileSystem, directory: directory, sizeBytes: configuration.segmentSizeBytes)
-                : nil
             let writer = try SegmentWriter(fileSystem: fileSystem, directory: directory,
                                            segmentSizeBytes: configuration.segmentSizeBytes,
-                                           preallocator: preallocator, segment: resumed.segment,
+                                           preallocates: configuration.preallocatesSegments, segment: resumed.segment,
                                            writeOffset: resumed.writeOffset, chain: resumed.chain)
             let committer = GroupCommitter(writer: writer, policy: configuration.syncPolicy,
                                            lastPosition: resumed.lastPosition, nextPosition: resumed.nextPosition)
             return SegmentLog(directory: directory, configuration: configuration, tornTail: resumed.tornTail,
-                              committer: committer, preallocator: preallocator, lock: lock)
+                              committer: committer, lock: lock)
         } catch {
             try? lock.close()
             throw error
@@ -101,25 +91,18 @@ public final class SegmentLog: Sendable {
     /// ``SegmentLogError/closed``.
     public func close() async throws {
         defer { try? lock.close() }
-        preallocator?.waitUntilIdle()
         try await committer.close()
     }
 
-    /// Removes what an interrupted segment creation or preallocation left behind.
+    /// Removes what an interrupted segment creation left behind.
     private static func removeLeftovers(in directory: String, fileSystem: any FileSystem) throws {
         var removed = false
         for name in try fileSystem.contentsOfDirectory(at: directory)
-        where name.hasSuffix(SegmentFileName.temporarySuffix) || name == SegmentFileName.preallocatedName {
+        where name.hasSuffix(SegmentFileName.suffix + SegmentFileName.temporarySuffix) {
             try fileSystem.removeFile(at: directory + "/" + name)
             removed = true
         }
         // Leftovers are unnamed data; syncing their removal keeps a crash from resurrecting them.
         if removed { try fileSystem.synchronizeDirectory(at: directory) }
-    }
-}
-
-extension String {
-    var trimmingNewlines: String {
-        String(self.reversed().drop(while: { $0 == "\n" }).reversed())
     }
 }

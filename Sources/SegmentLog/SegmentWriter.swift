@@ -4,7 +4,8 @@ final class SegmentWriter {
     private let fileSystem: any FileSystem
     private let directory: String
     private let segmentSizeBytes: Int
-    private let preallocator: SegmentPreallocator?
+    /// Segments are preallocated to this size when set.
+    private let preallocateBytes: Int?
     private var file: any OpenFile
     private var segmentId: UInt64
     private var writeOffset: Int
@@ -16,29 +17,31 @@ final class SegmentWriter {
 
     /// Continues the segment `segment` at `writeOffset`.
     init(fileSystem: any FileSystem, directory: String, segmentSizeBytes: Int,
-         preallocator: SegmentPreallocator?, segment: SegmentFile, writeOffset: Int, chain: UInt32) throws {
+         preallocates: Bool, segment: SegmentFile, writeOffset: Int, chain: UInt32) throws {
         precondition(writeOffset >= SegmentHeader.byteCount)
         self.fileSystem = fileSystem
         self.directory = directory
         self.segmentSizeBytes = segmentSizeBytes
-        self.preallocator = preallocator
+        self.preallocateBytes = preallocates ? segmentSizeBytes : nil
         self.file = try fileSystem.openFile(at: segment.path, mode: .readWrite)
         self.segmentId = segment.segmentId
         self.writeOffset = writeOffset
         self.chain = chain
-        preallocator?.prepare()
+        if let preallocateBytes { try file.preallocate(upTo: preallocateBytes) }
     }
 
-    /// Creates the first segment of an empty log directory, named and durable.
+    /// Creates a segment, named and durable, preallocated to `preallocateBytes` when given.
     static func createSegment(fileSystem: any FileSystem, directory: String, header: SegmentHeader,
-                              preallocated: String?) throws -> any OpenFile {
+                              preallocateBytes: Int?) throws -> any OpenFile {
         let name = SegmentFileName.name(for: header.segmentId)
-        let temporary = preallocated ?? directory + "/" + name + SegmentFileName.temporarySuffix
-        if preallocated == nil && fileSystem.fileExists(at: temporary) { try fileSystem.removeFile(at: temporary) }
-        let file = try fileSystem.openFile(at: temporary, mode: preallocated == nil ? .createNew : .readWrite)
+        let temporary = directory + "/" + name + SegmentFileName.temporarySuffix
+        if fileSystem.fileExists(at: temporary) { try fileSystem.removeFile(at: temporary) }
+        let file = try fileSystem.openFile(at: temporary, mode: .createNew)
         try file.write(header.encoded(), at: 0)
+        if let preallocateBytes { try file.preallocate(upTo: preallocateBytes) }
         // The header must be on disk before the segment has its name: a named segment without a
-        // valid header would stop the next open.
+        // valid header would stop the next open. The same sync makes the preallocated size
+        // durable, so appends change no metadata and later syncs flush data only.
         try file.synchronizeData()
         try fileSystem.rename(from: temporary, to: directory + "/" + name)
         // The rename must be durable before any record in the segment is acknowledged, or a
@@ -107,10 +110,9 @@ final class SegmentWriter {
         segmentId += 1
         let header = SegmentHeader(segmentId: segmentId, firstPosition: nextPosition, previousChain: chain)
         file = try Self.createSegment(fileSystem: fileSystem, directory: directory, header: header,
-                                      preallocated: preallocator?.take())
+                                      preallocateBytes: preallocateBytes)
         syncs += 2
         segmentsCreated += 1
         writeOffset = SegmentHeader.byteCount
-        preallocator?.prepare()
     }
 }

@@ -5,7 +5,7 @@ public struct TornTail: Sendable, Equatable, CustomStringConvertible {
     public let segmentFileName: String
     /// Where the first invalid byte is; every record before it was kept.
     public let offset: Int
-    /// How many bytes from `offset` on were not zero, i.e. data that was dropped.
+    /// How many bytes were dropped: from `offset` through the last non-zero byte after it.
     public let discardedBytes: Int
     /// What was wrong with the bytes at `offset`.
     public let reason: String
@@ -22,13 +22,28 @@ public struct TornTail: Sendable, Equatable, CustomStringConvertible {
         precondition(offset < fileSize)
         let rest = try file.read(count: fileSize - offset, at: offset)
         guard let lastNonZero = rest.lastIndex(where: { $0 != 0 }) else { return nil }
-        if let later = laterValidFrame(in: rest, after: lastPosition) {
+        if let later = laterValidFrame(in: rest, after: lastPosition),
+           !containsUnwrittenSector(rest[..<later], fileOffset: offset) {
             throw SegmentLogError.corruptFrame(
                 file: path, offset: offset,
                 reason: "\(reason); a valid record follows at offset \(offset + later), so this is damage, "
                     + "not a torn write. Run `asched repair` to cut the log here (a .broken copy is kept)")
         }
         return TornTail(segmentFileName: fileName, offset: offset, discardedBytes: lastNonZero + 1, reason: reason)
+    }
+
+    /// Whether `bytes` (at `fileOffset` in the file) hold a sector-aligned, all-zero sector: a
+    /// page a crash kept from the disk while later pages of the same write got there. Then the
+    /// valid frames after it are from that unfinished write, not proof of damage.
+    private static func containsUnwrittenSector(_ bytes: ArraySlice<UInt8>, fileOffset: Int) -> Bool {
+        let sectorBytes = 512
+        var start = (fileOffset + sectorBytes - 1) / sectorBytes * sectorBytes - fileOffset
+        while start + sectorBytes <= bytes.count {
+            let sector = bytes[bytes.startIndex + start ..< bytes.startIndex + start + sectorBytes]
+            if !sector.contains(where: { $0 != 0 }) { return true }
+            start += sectorBytes
+        }
+        return false
     }
 
     /// The index in `bytes` of the first complete frame, past index 0, with a correct checksum

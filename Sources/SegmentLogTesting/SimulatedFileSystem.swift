@@ -243,7 +243,8 @@ public final class SimulatedFileSystem: FileSystem {
     fileprivate func withInode<T>(_ file: SimulatedFile, _ operation: String,
                                   _ body: (inout Inode, inout Disk) throws -> T) throws -> T {
         try disk.withLock { disk in
-            guard disk.generation == file.generation, var inode = disk.inodes[file.inode] else {
+            // Taken out of the table while it changes, so its byte arrays are not copied.
+            guard disk.generation == file.generation, var inode = disk.inodes.removeValue(forKey: file.inode) else {
                 throw Self.ioError(operation, file.path)
             }
             defer { disk.inodes[file.inode] = inode }
@@ -304,6 +305,10 @@ final class SimulatedFile: OpenFile {
         }
     }
 
+    func preallocate(upTo length: Int) throws {
+        if try size() < length { try truncate(to: length) }
+    }
+
     func synchronizeData() throws {
         try fileSystem.withInode(self, "fdatasync") { inode, disk in
             if SimulatedFileSystem.fires(false, in: &disk) { throw SimulatedFileSystem.ioError("fdatasync", path) }
@@ -331,6 +336,7 @@ final class SimulatedLock: OpenFile {
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws { try file.write(bytes, at: offset) }
     func size() throws -> Int { try file.size() }
     func truncate(to length: Int) throws { try file.truncate(to: length) }
+    func preallocate(upTo length: Int) throws { try file.preallocate(upTo: length) }
     func synchronizeData() throws { try file.synchronizeData() }
     func close() throws { release() }
 }

@@ -86,9 +86,25 @@ import Testing
         let log = try await makeLog(disk)
         var bytes = try log.directory.bytes(of: log.segments[0])
         bytes[8] = 9
+        let checksum = CRC32CReference.checksum(Array(bytes[0..<36]), seed: 0)
+        bytes.replaceSubrange(36..<40, with: (0..<4).map { UInt8(truncatingIfNeeded: checksum >> ($0 * 8)) })
         try log.directory.replace(log.segments[0], with: bytes)
         expectOpenFails(log.directory, with: .unsupportedFormatVersion(file: log.segments[0], found: 9, supported: 1),
-                        "version byte changed")
+                        "a header written by version 9")
+    }
+
+    @Test(arguments: TestDisk.allCases)
+    func damagedVersionFieldIsCorruptionNotANewVersion(disk: TestDisk) async throws {
+        let log = try await makeLog(disk)
+        var bytes = try log.directory.bytes(of: log.segments[0])
+        bytes[8] ^= 0x08
+        try log.directory.replace(log.segments[0], with: bytes)
+        let error = #expect(throws: SegmentLogError.self) { _ = try log.directory.open(segmentSizeBytes: 600) }
+        guard case .corruptSegmentHeader(let file, let reason) = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
+        #expect(file == log.segments[0] && reason.contains("version field reads 9"))
     }
 
     @Test(arguments: TestDisk.allCases)

@@ -13,7 +13,7 @@ import Testing
         var configuration = SegmentLog.Configuration()
         configuration.fileSystem = disk
         configuration.segmentSizeBytes = [300, 1024, 4096][Int(seed % 3)]
-        configuration.preallocatesSegments = false
+        configuration.preallocatesSegments = seed % 4 < 2
         configuration.syncPolicy = seed % 2 == 0 ? .always : .never
         var appended: [LogPosition: [UInt8]] = [:]
         for round in 0..<4 {

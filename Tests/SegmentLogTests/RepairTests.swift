@@ -63,3 +63,16 @@ import Testing
         #expect(try SegmentLog.repair(directory: directory.path, fileSystem: directory.fileSystem, dryRun: false) == nil)
     }
 }
+
+extension RepairTests {
+    @Test(arguments: TestDisk.allCases)
+    func refusesToCutBesideALiveWriter(disk: TestDisk) async throws {
+        let directory = try await makeLog(disk)
+        let log = try directory.open(segmentSizeBytes: 400)
+        #expect(throws: SegmentLogError.self) {
+            _ = try SegmentLog.repair(directory: directory.path, fileSystem: directory.fileSystem, dryRun: false)
+        }
+        #expect(try SegmentLog.repair(directory: directory.path, fileSystem: directory.fileSystem, dryRun: true) == nil)
+        try await log.close()
+    }
+}

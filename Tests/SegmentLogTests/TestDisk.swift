@@ -37,7 +37,6 @@ struct TestDirectory: Sendable {
         configuration.fileSystem = fileSystem
         configuration.segmentSizeBytes = segmentSizeBytes
         configuration.syncPolicy = syncPolicy
-        configuration.preallocatesSegments = simulated == nil
         return configuration
     }
 

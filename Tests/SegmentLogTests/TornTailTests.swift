@@ -8,7 +8,7 @@ import Testing
     /// to the end, rebuilds the last segment cut there (followed by `filler`), opens and reads.
     func checkEveryCut(disk: TestDisk, filler: (Int, inout SeededRandom) -> [UInt8]) async throws {
         let directory = TestDirectory(disk)
-        let log = try directory.open(segmentSizeBytes: 1 << 20)
+        let log = try directory.open(segmentSizeBytes: 64 << 10)
         var random = SeededRandom(seed: 3)
         for index in 0..<12 {
             _ = try await log.append(type: 1, payload: makePayload(size: 20 + index * 5, compressible: index % 3 == 0,
@@ -26,7 +26,7 @@ import Testing
             let expected = original.filter { end(of: $0) <= cut }
             let validEnd = expected.last.map(end(of:)) ?? 40
             let dropped = Array(intact[validEnd..<cut]) + fill
-            let reopened = try directory.open(segmentSizeBytes: 1 << 20)
+            let reopened = try directory.open(segmentSizeBytes: 64 << 10)
             #expect(reopened.lastPosition == expected.last?.position ?? .start, "cut at \(cut)")
             #expect((reopened.tornTail != nil) == dropped.contains { $0 != 0 }, "cut at \(cut)")
             if let tail = reopened.tornTail {
@@ -74,6 +74,31 @@ import Testing
         #expect(tail.offset == 40 + 27)
         #expect(tail.discardedBytes == 25)
         #expect(reopened.lastPosition == LogPosition(rawValue: 1))
+        try await reopened.close()
+    }
+}
+
+extension TornTailTests {
+    /// A crash can write a later page of a batch and not an earlier one: a zeroed sector inside
+    /// the damage marks that torn write, so open cuts there even though valid frames follow.
+    @Test(arguments: TestDisk.allCases)
+    func zeroedSectorBeforeLaterFramesIsATornWrite(disk: TestDisk) async throws {
+        let directory = TestDirectory(disk)
+        let log = try directory.open(segmentSizeBytes: 64 << 10)
+        var random = SeededRandom(seed: 9)
+        _ = try await log.append(type: 1, payload: [1])
+        _ = try await log.append(contentsOf: (0..<3).map { _ in
+            LogEntry(type: 1, payload: makePayload(size: 1500, compressible: false, using: &random))
+        })
+        try await log.close()
+        let records = try directory.readAll()
+        let segment = try directory.segmentPaths().last!
+        var bytes = try directory.bytes(of: segment)
+        bytes.replaceSubrange(512..<1024, with: repeatElement(0, count: 512))
+        try directory.replace(segment, with: bytes)
+        let reopened = try directory.open(segmentSizeBytes: 64 << 10)
+        #expect(reopened.tornTail?.offset == records[1].location.offset)
+        #expect(reopened.lastPosition == records[0].position)
         try await reopened.close()
     }
 }

@@ -1,0 +1,17 @@
+/// The one-writer-per-directory rule: an advisory lock on `LOCK`, which holds the holder's pid.
+enum DirectoryLock {
+    /// Takes the lock of `directory`, or throws naming the lock file and its holder.
+    static func acquire(directory: String, fileSystem: any FileSystem) throws -> any OpenFile {
+        let path = directory + "/" + SegmentFileName.lockName
+        if let lock = try fileSystem.lockFile(at: path) { return lock }
+        let holder = (try? fileSystem.openFile(at: path, mode: .readOnly).read(count: 64, at: 0))
+            .map { String(decoding: $0, as: UTF8.self).trimmingNewlines } ?? "unknown process"
+        throw SegmentLogError.directoryLocked(lockFile: path, holder: holder.isEmpty ? "unknown process" : holder)
+    }
+}
+
+extension String {
+    var trimmingNewlines: String {
+        String(self.reversed().drop(while: { $0 == "\n" }).reversed())
+    }
+}

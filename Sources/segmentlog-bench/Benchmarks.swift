@@ -1,0 +1,149 @@
+import CChecksum
+import Glibc
+import SegmentLog
+
+/// The scenarios of the SegmentLog benchmark. Each run starts from an empty directory; each
+/// returns a rate (per second).
+struct Benchmarks {
+    let directory: String
+    let scale: Int
+
+    private func fresh(_ name: String) -> String {
+        let path = directory + "/" + name
+        _ = system("rm -rf '\(path)'")
+        return path
+    }
+
+    private func openLog(_ name: String, policy: SyncPolicy = .always, preallocates: Bool = true,
+                         segmentSizeBytes: Int = 64 << 20) throws -> SegmentLog {
+        var configuration = SegmentLog.Configuration()
+        configuration.syncPolicy = policy
+        configuration.preallocatesSegments = preallocates
+        configuration.segmentSizeBytes = segmentSizeBytes
+        return try SegmentLog.open(directory: fresh(name), configuration: configuration)
+    }
+
+    /// Preallocation runs in the background; let it finish so runs start alike.
+    private func settle() async throws {
+        try await Task.sleep(for: .milliseconds(300))
+    }
+
+    func rawAppendSyncs() throws -> Double {
+        try RawDisk.syncedWritesPerSecond(path: fresh("raw.append"), count: 400 * scale, overwrite: false)
+    }
+
+    func rawOverwriteSyncs() throws -> Double {
+        try RawDisk.syncedWritesPerSecond(path: fresh("raw.overwrite"), count: 400 * scale, overwrite: true)
+    }
+
+    /// SQLite commits per second, `recordsPerCommit` rows each.
+    func sqliteCommits(recordsPerCommit: Int, bytes: Int, commits: Int) throws -> Double {
+        let path = fresh("sqlite")
+        _ = mkdir(path, 0o755)
+        let database = try SQLiteBaseline(path: path + "/bench.sqlite")
+        let batches = (0..<commits).map { commit in
+            (0..<recordsPerCommit).map { Workload.event(commit * recordsPerCommit + $0, bytes: bytes) }
+        }
+        let elapsed = try Stopwatch.measure {
+            for batch in batches { try database.commit(batch) }
+        }
+        return Double(commits) / elapsed
+    }
+
+    /// Durable appends per second from `appenders` concurrent tasks, one record per append.
+    func logAppends(appenders: Int, total: Int, preallocates: Bool = true) async throws -> Double {
+        let log = try openLog("log", preallocates: preallocates)
+        try await settle()
+        let perAppender = total / appenders
+        let payloads = (0..<appenders * perAppender).map { Workload.event($0, bytes: 200) }
+        let elapsed = try await Stopwatch.measure {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for appender in 0..<appenders {
+                    group.addTask {
+                        for index in 0..<perAppender {
+                            _ = try await log.append(type: 1, payload: payloads[appender * perAppender + index])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await log.close()
+        return Double(appenders * perAppender) / elapsed
+    }
+
+    /// Durable appends per second of `recordsPerAppend` records each, one appender.
+    func logBatchAppends(recordsPerAppend: Int, bytes: Int, appends: Int) async throws -> Double {
+        let log = try openLog("log")
+        try await settle()
+        let batches = (0..<appends).map { append in
+            (0..<recordsPerAppend).map { LogEntry(type: 1, payload: Workload.event(append * recordsPerAppend + $0, bytes: bytes)) }
+        }
+        let elapsed = try await Stopwatch.measure {
+            for batch in batches { _ = try await log.append(contentsOf: batch) }
+        }
+        try await log.close()
+        return Double(appends) / elapsed
+    }
+
+    struct ReplayResult {
+        var payloadBytesPerSecond: Double
+        var recordsPerSecond: Double
+        var fileBytesPerSecond: Double
+        var compressionRatio: Double
+        var appendGrowthBytes: Int
+        var replayGrowthBytes: Int
+    }
+
+    /// Writes `megabytes` of event payloads, then times a full checked replay and a plain
+    /// sequential read of the same files (both from the page cache).
+    func replay(megabytes: Int) async throws -> ReplayResult {
+        let log = try openLog("replay", policy: .never, preallocates: false)
+        let batch = 1000
+        let recordBytes = 600
+        let batches = megabytes << 20 / (batch * recordBytes)
+        var residentAfterFirstBatch = 0
+        for index in 0..<batches {
+            let entries = (0..<batch).map { LogEntry(type: 1, payload: Workload.event(index * batch + $0, bytes: recordBytes)) }
+            _ = try await log.append(contentsOf: entries)
+            if index == 0 { residentAfterFirstBatch = ResidentMemory.bytes() }
+        }
+        let appendGrowth = ResidentMemory.bytes() - residentAfterFirstBatch
+        let compressionRatio = log.statistics.compressionRatio
+        try await log.close()
+
+        let reader = try LogReader(directory: log.directory)
+        let paths = reader.segmentFileNames.map { log.directory + "/" + $0 }
+        let fileRate = try RawDisk.sequentialReadBytesPerSecond(paths: paths)
+        var payloadBytes = 0
+        var records = 0
+        let residentBefore = ResidentMemory.bytes()
+        var residentPeak = residentBefore
+        let elapsed = try Stopwatch.measure {
+            var cursor = try reader.records()
+            while let record = try cursor.next() {
+                payloadBytes += record.payload.count
+                records += 1
+                if records % 50_000 == 0 { residentPeak = max(residentPeak, ResidentMemory.bytes()) }
+            }
+        }
+        return ReplayResult(payloadBytesPerSecond: Double(payloadBytes) / elapsed,
+                            recordsPerSecond: Double(records) / elapsed, fileBytesPerSecond: fileRate,
+                            compressionRatio: compressionRatio, appendGrowthBytes: appendGrowth,
+                            replayGrowthBytes: residentPeak - residentBefore)
+    }
+
+    /// CRC-32C throughput in bytes per second, hardware and portable.
+    func checksumRates() -> (hardware: Double, portable: Double) {
+        let bytes = [UInt8](repeating: 0xA5, count: 64 << 20)
+        var sink: UInt32 = 0
+        let hardware = bytes.withUnsafeBytes { raw in
+            Stopwatch.measure { sink ^= asched_crc32c(0, raw.baseAddress, raw.count) }
+        }
+        let portable = bytes.withUnsafeBytes { raw in
+            Stopwatch.measure { sink ^= asched_crc32c_portable(0, raw.baseAddress, raw.count) }
+        }
+        precondition(sink != 1)
+        return (Double(bytes.count) / hardware, Double(bytes.count) / portable)
+    }
+}

@@ -1,0 +1,93 @@
+import CChecksum
+import Foundation
+import SegmentLog
+
+// segmentlog-bench: SegmentLog beside raw fdatasync and SQLite (WAL, synchronous=FULL), in one
+// run on one disk. Prints a Markdown table of medians and ratios.
+let usage = """
+    usage: segmentlog-bench [--runs N] [--directory PATH] [--quick]
+      --runs N          runs per scenario; the table shows medians (default 5)
+      --directory PATH  where to write (default ./bench-data); use the disk you care about
+      --quick           a tenth of the work, for a smoke test
+    """
+var runs = 5
+var directory = "bench-data"
+var scale = 10
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--runs": runs = arguments.popFirst().flatMap(Int.init) ?? 0
+    case "--directory": directory = arguments.popFirst() ?? ""
+    case "--quick": scale = 1
+    case "--help", "-h": print(usage); exit(0)
+    default: print("unknown argument \(argument)\n\(usage)"); exit(2)
+    }
+}
+guard runs > 0, !directory.isEmpty else { print(usage); exit(2) }
+_ = mkdir(directory, 0o755)
+
+@MainActor func median(_ label: String, _ body: () async throws -> Double) async throws -> Double {
+    var values: [Double] = []
+    for run in 1...runs {
+        values.append(try await body())
+        FileHandle.standardError.write(Data("\r\(label): run \(run)/\(runs)   ".utf8))
+    }
+    FileHandle.standardError.write(Data("\n".utf8))
+    return values.sorted()[values.count / 2]
+}
+
+func row(_ name: String, _ value: Double, unit: String, _ baseline: Double, _ baselineName: String) {
+    let ratio = String(format: "%.2fx", value / baseline)
+    print("| \(name) | \(String(format: "%.0f", value)) \(unit) | \(baselineName): \(String(format: "%.0f", baseline)) | \(ratio) |")
+}
+
+let bench = Benchmarks(directory: directory, scale: scale)
+let rawAppend = try await median("raw append+fdatasync") { try bench.rawAppendSyncs() }
+let rawOverwrite = try await median("raw overwrite+fdatasync") { try bench.rawOverwriteSyncs() }
+let sqliteSingle = try await median("SQLite 1 row/commit") {
+    try bench.sqliteCommits(recordsPerCommit: 1, bytes: 200, commits: 200 * scale)
+}
+let logSingle = try await median("SegmentLog 1 appender") { try await bench.logAppends(appenders: 1, total: 300 * scale) }
+let logSingleNoPrealloc = try await median("SegmentLog 1 appender, no preallocation") {
+    try await bench.logAppends(appenders: 1, total: 300 * scale, preallocates: false)
+}
+let log8 = try await median("SegmentLog 8 appenders") { try await bench.logAppends(appenders: 8, total: 2000 * scale) }
+let log64 = try await median("SegmentLog 64 appenders") { try await bench.logAppends(appenders: 64, total: 6400 * scale) }
+let sqliteBatch = try await median("SQLite 100 rows/commit") {
+    try bench.sqliteCommits(recordsPerCommit: 100, bytes: 600, commits: 30 * scale)
+}
+let logBatch = try await median("SegmentLog 100 records/append") {
+    try await bench.logBatchAppends(recordsPerAppend: 100, bytes: 600, appends: 60 * scale)
+}
+var replays: [Benchmarks.ReplayResult] = []
+_ = try await median("replay") {
+    let result = try await bench.replay(megabytes: 40 * scale)
+    replays.append(result)
+    return result.payloadBytesPerSecond
+}
+let replay = replays.sorted { $0.payloadBytesPerSecond < $1.payloadBytesPerSecond }[replays.count / 2]
+let checksums = bench.checksumRates()
+
+var machine = utsname()
+uname(&machine)
+let kernel = withUnsafeBytes(of: machine.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+print("SegmentLog benchmark: \(runs) runs per scenario, medians; \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores, Linux \(kernel), directory \(directory)")
+print("")
+print("| scenario | SegmentLog | baseline (same run) | ratio |")
+print("|---|---|---|---|")
+row("1 record per sync, 1 appender (always)", logSingle, unit: "appends/s", sqliteSingle, "SQLite commits/s")
+row("1 record per sync, 1 appender (always)", logSingle, unit: "appends/s", rawAppend, "raw 4 KiB append+fdatasync/s")
+row("same, preallocation off", logSingleNoPrealloc, unit: "appends/s", sqliteSingle, "SQLite commits/s")
+row("raw overwrite vs append + fdatasync", rawOverwrite, unit: "syncs/s", rawAppend, "raw append+fdatasync/s")
+row("8 concurrent appenders (always)", log8, unit: "appends/s", sqliteSingle, "SQLite commits/s")
+row("64 concurrent appenders (always)", log64, unit: "appends/s", sqliteSingle, "SQLite commits/s")
+row("100 records x 600 B per append (always)", logBatch * 100, unit: "records/s", sqliteBatch * 100, "SQLite records/s")
+row("100 records x 600 B per append, MB/s", logBatch * 100 * 600 / 1e6, unit: "MB/s", sqliteBatch * 100 * 600 / 1e6, "SQLite MB/s")
+row("replay, logical payload (checked, decompressed)", replay.payloadBytesPerSecond / 1e6, unit: "MB/s",
+    replay.fileBytesPerSecond / 1e6, "sequential read of the files MB/s")
+print("| replay records | \(String(format: "%.0f", replay.recordsPerSecond)) records/s | compression \(String(format: "%.2f", replay.compressionRatio))x | |")
+row("CRC-32C SSE4.2 vs portable", checksums.hardware / 1e6, unit: "MB/s", checksums.portable / 1e6, "portable MB/s")
+print("")
+print("Resident memory: appending \(40 * scale) MB grew RSS by \(replay.appendGrowthBytes >> 20) MiB after the first batch; "
+    + "replaying it grew RSS by \(replay.replayGrowthBytes >> 20) MiB at peak.")
+_ = system("rm -rf '\(directory)'/raw.* '\(directory)'/sqlite '\(directory)'/log '\(directory)'/replay")
