@@ -17,13 +17,12 @@ extension SegmentLog {
         public var compression: Compression = .default
         /// The largest payload an append accepts; at most ``FrameHeader/payloadBytesMax``.
         public var recordBytesMax: Int = 16 << 20
-        /// Whether segments are allocated at full size (`fallocate`) when created, so appends
-        /// change no file size and each `fdatasync` flushes data without a journal commit.
-        public var preallocatesSegments: Bool = true
+        /// How segments get their blocks before appends reach them.
+        public var preallocation: Preallocation = .zeroFill
         /// The file operations used; a simulated disk in tests.
         public var fileSystem: any FileSystem = PosixFileSystem()
 
-        /// The defaults: 64 MiB segments, `always` sync, LZ4 above 128 bytes, preallocation on.
+        /// The defaults: 64 MiB segments, `always` sync, LZ4 above 128 bytes, zero-filled segments.
         public init() {}
 
         func validate() {

@@ -7,15 +7,10 @@ import Synchronization
 /// share far fewer than N syncs.
 final class GroupCommitter: @unchecked Sendable {
     // @unchecked: `writer` is touched only on `queue`; everything else shared is in `state`.
-    private struct Waiter {
-        let lastPosition: LogPosition
-        let continuation: CheckedContinuation<LogPosition, any Error>
-    }
-
     private struct State {
         var nextPosition: LogPosition
         var batch = EncodedBatch()
-        var waiters: [Waiter] = []
+        var waiters: [PendingAppend] = []
         var drainScheduled = false
         var syncScheduled = false
         var failure: SegmentLogError?
@@ -43,32 +38,29 @@ final class GroupCommitter: @unchecked Sendable {
     var durablePosition: LogPosition { state.withLock { $0.durablePosition } }
     var statistics: LogStatistics { state.withLock { $0.statistics } }
 
-    /// Appends `payloads` as consecutive records; returns the last one's position once the
-    /// policy's durability holds for it.
-    func append(_ payloads: [PreparedPayload]) async throws -> LogPosition {
+    /// Adds `payloads` to the next batch as consecutive records, in call order.
+    func submit(_ payloads: [PreparedPayload]) throws(SegmentLogError) -> PendingAppend {
         precondition(!payloads.isEmpty)
-        return try await withCheckedThrowingContinuation { continuation in
-            let outcome = state.withLock { state -> Result<Bool, SegmentLogError> in
-                if let failure = state.failure { return .failure(failure) }
-                if state.closed { return .failure(.closed) }
-                for payload in payloads {
-                    state.batch.append(position: state.nextPosition, type: payload.type, flags: payload.flags,
-                                       payload: payload.stored, rawLength: payload.rawLength,
-                                       payloadChecksum: payload.checksum)
-                    state.statistics.appendedRecords += 1
-                    state.statistics.payloadBytes += payload.rawLength
-                    state.statistics.storedPayloadBytes += payload.stored.count
-                    state.nextPosition = state.nextPosition.next
-                }
-                state.waiters.append(Waiter(lastPosition: state.batch.lastPosition!, continuation: continuation))
-                defer { state.drainScheduled = true }
-                return .success(!state.drainScheduled)
+        let (pending, startDrain) = try state.withLock { state throws(SegmentLogError) -> (PendingAppend, Bool) in
+            if let failure = state.failure { throw failure }
+            if state.closed { throw .closed }
+            let first = state.nextPosition
+            for payload in payloads {
+                state.batch.append(position: state.nextPosition, type: payload.type, flags: payload.flags,
+                                   payload: payload.stored, rawLength: payload.rawLength,
+                                   payloadChecksum: payload.checksum)
+                state.statistics.appendedRecords += 1
+                state.statistics.payloadBytes += payload.rawLength
+                state.statistics.storedPayloadBytes += payload.stored.count
+                state.nextPosition = state.nextPosition.next
             }
-            switch outcome {
-            case .failure(let error): continuation.resume(throwing: error)
-            case .success(let startDrain): if startDrain { queue.async { self.drain() } }
-            }
+            let pending = PendingAppend(positions: first...state.batch.lastPosition!)
+            state.waiters.append(pending)
+            defer { state.drainScheduled = true }
+            return (pending, !state.drainScheduled)
         }
+        if startDrain { queue.async { self.drain() } }
+        return pending
     }
 
     /// Runs on `queue` until no batch is left.
@@ -76,13 +68,13 @@ final class GroupCommitter: @unchecked Sendable {
         while let (batch, waiters) = takeBatch() {
             let result = Result { () throws(SegmentLogError) in try writeAndSync(batch) }
             for waiter in waiters {
-                assert(waiter.lastPosition <= batch.lastPosition!)
-                waiter.continuation.resume(with: result.map { waiter.lastPosition })
+                assert(waiter.positions.upperBound <= batch.lastPosition!)
+                waiter.finish(result)
             }
         }
     }
 
-    private func takeBatch() -> (EncodedBatch, [Waiter])? {
+    private func takeBatch() -> (EncodedBatch, [PendingAppend])? {
         state.withLock { state in
             guard !state.batch.isEmpty else {
                 state.drainScheduled = false

@@ -50,7 +50,7 @@ struct LogRecovery {
     private static func startEmptyLog(directory: String, fileSystem: any FileSystem) throws -> LogRecovery {
         let header = SegmentHeader(segmentId: 1, firstPosition: LogPosition(rawValue: 1), previousChain: 0)
         let file = try SegmentWriter.createSegment(fileSystem: fileSystem, directory: directory, header: header,
-                                                   preallocateBytes: nil)
+                                                   prepared: nil, preallocateBytes: nil)
         try file.close()
         return LogRecovery(segment: SegmentFile(segmentId: 1, name: SegmentFileName.name(for: 1),
                                                 path: directory + "/" + SegmentFileName.name(for: 1)),

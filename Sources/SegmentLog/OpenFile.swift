@@ -39,6 +39,18 @@ extension OpenFile {
         return bytes
     }
 
+    /// Writes zeros over `start ..< end`, a megabyte at a time.
+    func writeZeros(from start: Int, to end: Int) throws {
+        precondition(start >= 0)
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = start
+        while offset < end {
+            let count = min(zeros.count, end - offset)
+            try zeros.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<count]), at: offset) }
+            offset += count
+        }
+    }
+
     /// Writes all of `bytes` at `offset`.
     func write(_ bytes: [UInt8], at offset: Int) throws {
         try bytes.withUnsafeBytes { try write($0, at: offset) }

@@ -4,6 +4,8 @@ enum SegmentFileName {
     static let suffix = ".seg"
     /// Where a new segment is written before it is renamed to its final name.
     static let temporarySuffix = ".tmp"
+    /// A zero-filled file waiting to become the next segment.
+    static let preallocatedName = "next.prealloc"
     /// The directory's writer lock.
     static let lockName = "LOCK"
     /// Suffix of the copy `repair` keeps of a segment it cuts.

@@ -42,7 +42,7 @@ public final class SegmentLog: Sendable {
             let resumed = try LogRecovery.resume(directory: directory, fileSystem: fileSystem)
             let writer = try SegmentWriter(fileSystem: fileSystem, directory: directory,
                                            segmentSizeBytes: configuration.segmentSizeBytes,
-                                           preallocates: configuration.preallocatesSegments, segment: resumed.segment,
+                                           preallocation: configuration.preallocation, segment: resumed.segment,
                                            writeOffset: resumed.writeOffset, chain: resumed.chain)
             let committer = GroupCommitter(writer: writer, policy: configuration.syncPolicy,
                                            lastPosition: resumed.lastPosition, nextPosition: resumed.nextPosition)
@@ -59,16 +59,23 @@ public final class SegmentLog: Sendable {
         try await append(contentsOf: [LogEntry(type: type, payload: payload)]).upperBound
     }
 
-    /// Appends records as consecutive positions in one frame batch; returns their positions
-    /// once all are durable per the sync policy.
+    /// Appends records as consecutive positions in one write; returns their positions once all
+    /// are durable per the sync policy.
     public func append(contentsOf entries: [LogEntry]) async throws -> ClosedRange<LogPosition> {
+        let pending = try beginAppend(contentsOf: entries)
+        try await pending.durable()
+        return pending.positions
+    }
+
+    /// Assigns positions to `entries` and queues them for the next group commit, without
+    /// waiting; await ``PendingAppend/durable()`` before relying on them. Positions follow the
+    /// order of calls.
+    public func beginAppend(contentsOf entries: [LogEntry]) throws -> PendingAppend {
         precondition(!entries.isEmpty, "append needs at least one entry")
         for entry in entries where entry.payload.count > configuration.recordBytesMax {
             throw SegmentLogError.recordTooLarge(bytes: entry.payload.count, max: configuration.recordBytesMax)
         }
-        let prepared = entries.map { PreparedPayload($0, compression: configuration.compression) }
-        let last = try await committer.append(prepared)
-        return LogPosition(rawValue: last.rawValue - UInt64(entries.count - 1))...last
+        return try committer.submit(entries.map { PreparedPayload($0, compression: configuration.compression) })
     }
 
     /// The position of the last record written to the operating system (acknowledged under
@@ -94,11 +101,12 @@ public final class SegmentLog: Sendable {
         try await committer.close()
     }
 
-    /// Removes what an interrupted segment creation left behind.
+    /// Removes what an interrupted segment creation or preparation left behind.
     private static func removeLeftovers(in directory: String, fileSystem: any FileSystem) throws {
         var removed = false
         for name in try fileSystem.contentsOfDirectory(at: directory)
-        where name.hasSuffix(SegmentFileName.suffix + SegmentFileName.temporarySuffix) {
+        where name.hasSuffix(SegmentFileName.suffix + SegmentFileName.temporarySuffix)
+            || name == SegmentFileName.preallocatedName {
             try fileSystem.removeFile(at: directory + "/" + name)
             removed = true
         }

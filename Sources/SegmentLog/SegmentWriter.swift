@@ -4,8 +4,8 @@ final class SegmentWriter {
     private let fileSystem: any FileSystem
     private let directory: String
     private let segmentSizeBytes: Int
-    /// Segments are preallocated to this size when set.
-    private let preallocateBytes: Int?
+    private let preallocation: Preallocation
+    private let preallocator: SegmentPreallocator?
     private var file: any OpenFile
     private var segmentId: UInt64
     private var writeOffset: Int
@@ -17,31 +17,42 @@ final class SegmentWriter {
 
     /// Continues the segment `segment` at `writeOffset`.
     init(fileSystem: any FileSystem, directory: String, segmentSizeBytes: Int,
-         preallocates: Bool, segment: SegmentFile, writeOffset: Int, chain: UInt32) throws {
+         preallocation: Preallocation, segment: SegmentFile, writeOffset: Int, chain: UInt32) throws {
         precondition(writeOffset >= SegmentHeader.byteCount)
         self.fileSystem = fileSystem
         self.directory = directory
         self.segmentSizeBytes = segmentSizeBytes
-        self.preallocateBytes = preallocates ? segmentSizeBytes : nil
+        self.preallocation = preallocation
+        self.preallocator = preallocation == .zeroFill
+            ? SegmentPreallocator(fileSystem: fileSystem, directory: directory, sizeBytes: segmentSizeBytes)
+            : nil
         self.file = try fileSystem.openFile(at: segment.path, mode: .readWrite)
         self.segmentId = segment.segmentId
         self.writeOffset = writeOffset
         self.chain = chain
-        if let preallocateBytes { try file.preallocate(upTo: preallocateBytes) }
+        switch preallocation {
+        case .none: break
+        case .allocate: try file.preallocate(upTo: segmentSizeBytes)
+        case .zeroFill:
+            try file.writeZeros(from: writeOffset, to: segmentSizeBytes)
+            // Zeros on disk before the first append, so appends never grow the file.
+            try file.synchronizeData()
+            preallocator!.prepare()
+        }
     }
 
-    /// Creates a segment, named and durable, preallocated to `preallocateBytes` when given.
+    /// Creates a segment, named and durable: from `prepared` (a zero-filled file) when given,
+    /// else a new file allocated to `preallocateBytes` when given.
     static func createSegment(fileSystem: any FileSystem, directory: String, header: SegmentHeader,
-                              preallocateBytes: Int?) throws -> any OpenFile {
+                              prepared: String?, preallocateBytes: Int?) throws -> any OpenFile {
         let name = SegmentFileName.name(for: header.segmentId)
-        let temporary = directory + "/" + name + SegmentFileName.temporarySuffix
-        if fileSystem.fileExists(at: temporary) { try fileSystem.removeFile(at: temporary) }
-        let file = try fileSystem.openFile(at: temporary, mode: .createNew)
+        let temporary = prepared ?? directory + "/" + name + SegmentFileName.temporarySuffix
+        if prepared == nil && fileSystem.fileExists(at: temporary) { try fileSystem.removeFile(at: temporary) }
+        let file = try fileSystem.openFile(at: temporary, mode: prepared == nil ? .createNew : .readWrite)
         try file.write(header.encoded(), at: 0)
-        if let preallocateBytes { try file.preallocate(upTo: preallocateBytes) }
+        if prepared == nil, let preallocateBytes { try file.preallocate(upTo: preallocateBytes) }
         // The header must be on disk before the segment has its name: a named segment without a
-        // valid header would stop the next open. The same sync makes the preallocated size
-        // durable, so appends change no metadata and later syncs flush data only.
+        // valid header would stop the next open. The same sync makes an allocated size durable.
         try file.synchronizeData()
         try fileSystem.rename(from: temporary, to: directory + "/" + name)
         // The rename must be durable before any record in the segment is acknowledged, or a
@@ -83,11 +94,13 @@ final class SegmentWriter {
         try file.synchronizeData()
         syncs += 1
         try file.close()
+        preallocator?.shutDown()
     }
 
     /// Closes the segment after a failure, writing nothing more.
     func abandon() {
         try? file.close()
+        preallocator?.shutDown()
     }
 
     private func writeRange(_ batch: EncodedBatch, _ range: Range<Int>) throws {
@@ -109,10 +122,13 @@ final class SegmentWriter {
         try file.close()
         segmentId += 1
         let header = SegmentHeader(segmentId: segmentId, firstPosition: nextPosition, previousChain: chain)
+        // Without a prepared file in time, allocating keeps the roll quick.
         file = try Self.createSegment(fileSystem: fileSystem, directory: directory, header: header,
-                                      preallocateBytes: preallocateBytes)
+                                      prepared: preallocator?.take(),
+                                      preallocateBytes: preallocation == .none ? nil : segmentSizeBytes)
         syncs += 2
         segmentsCreated += 1
         writeOffset = SegmentHeader.byteCount
+        preallocator?.prepare()
     }
 }

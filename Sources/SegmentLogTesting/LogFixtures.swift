@@ -45,7 +45,7 @@ public enum LogFixtures {
         var configuration = SegmentLog.Configuration()
         configuration.fileSystem = fileSystem
         configuration.segmentSizeBytes = segmentSizeBytes
-        configuration.preallocatesSegments = false
+        configuration.preallocation = .none
         let log = try SegmentLog.open(directory: directory, configuration: configuration)
         for position in 1...recordCount {
             _ = try await log.append(type: UInt8(position % 4), payload: payload(at: position))

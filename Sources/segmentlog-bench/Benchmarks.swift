@@ -14,18 +14,19 @@ struct Benchmarks {
         return path
     }
 
-    private func openLog(_ name: String, policy: SyncPolicy = .always, preallocates: Bool = true,
-                         segmentSizeBytes: Int = 64 << 20) throws -> SegmentLog {
+    private func openLog(_ name: String, policy: SyncPolicy = .always, preallocation: Preallocation = .zeroFill,
+                         compression: Compression = .default, segmentSizeBytes: Int = 64 << 20) throws -> SegmentLog {
         var configuration = SegmentLog.Configuration()
+        configuration.compression = compression
         configuration.syncPolicy = policy
-        configuration.preallocatesSegments = preallocates
+        configuration.preallocation = preallocation
         configuration.segmentSizeBytes = segmentSizeBytes
         return try SegmentLog.open(directory: fresh(name), configuration: configuration)
     }
 
-    /// Preallocation runs in the background; let it finish so runs start alike.
+    /// The next segment is prepared in the background; let that finish so runs start alike.
     private func settle() async throws {
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .seconds(1))
     }
 
     func rawAppendSyncs() throws -> Double {
@@ -51,8 +52,8 @@ struct Benchmarks {
     }
 
     /// Durable appends per second from `appenders` concurrent tasks, one record per append.
-    func logAppends(appenders: Int, total: Int, preallocates: Bool = true) async throws -> Double {
-        let log = try openLog("log", preallocates: preallocates)
+    func logAppends(appenders: Int, total: Int, preallocation: Preallocation = .zeroFill) async throws -> Double {
+        let log = try openLog("log", preallocation: preallocation)
         try await settle()
         let perAppender = total / appenders
         let payloads = (0..<appenders * perAppender).map { Workload.event($0, bytes: 200) }
@@ -73,8 +74,9 @@ struct Benchmarks {
     }
 
     /// Durable appends per second of `recordsPerAppend` records each, one appender.
-    func logBatchAppends(recordsPerAppend: Int, bytes: Int, appends: Int) async throws -> Double {
-        let log = try openLog("log")
+    func logBatchAppends(recordsPerAppend: Int, bytes: Int, appends: Int,
+                         compression: Compression = .default) async throws -> Double {
+        let log = try openLog("log", compression: compression)
         try await settle()
         let batches = (0..<appends).map { append in
             (0..<recordsPerAppend).map { LogEntry(type: 1, payload: Workload.event(append * recordsPerAppend + $0, bytes: bytes)) }
@@ -98,7 +100,7 @@ struct Benchmarks {
     /// Writes `megabytes` of event payloads, then times a full checked replay and a plain
     /// sequential read of the same files (both from the page cache).
     func replay(megabytes: Int) async throws -> ReplayResult {
-        let log = try openLog("replay", policy: .never, preallocates: false)
+        let log = try openLog("replay", policy: .never, preallocation: .none)
         let batch = 1000
         let recordBytes = 600
         let batches = megabytes << 20 / (batch * recordBytes)

@@ -48,8 +48,11 @@ let sqliteSingle = try await median("SQLite 1 row/commit") {
     try bench.sqliteCommits(recordsPerCommit: 1, bytes: 200, commits: 200 * scale)
 }
 let logSingle = try await median("SegmentLog 1 appender") { try await bench.logAppends(appenders: 1, total: 300 * scale) }
-let logSingleNoPrealloc = try await median("SegmentLog 1 appender, no preallocation") {
-    try await bench.logAppends(appenders: 1, total: 300 * scale, preallocates: false)
+let logSingleAllocate = try await median("SegmentLog 1 appender, fallocate") {
+    try await bench.logAppends(appenders: 1, total: 300 * scale, preallocation: .allocate)
+}
+let logSingleGrowing = try await median("SegmentLog 1 appender, no preallocation") {
+    try await bench.logAppends(appenders: 1, total: 300 * scale, preallocation: .none)
 }
 let log8 = try await median("SegmentLog 8 appenders") { try await bench.logAppends(appenders: 8, total: 2000 * scale) }
 let log64 = try await median("SegmentLog 64 appenders") { try await bench.logAppends(appenders: 64, total: 6400 * scale) }
@@ -58,6 +61,9 @@ let sqliteBatch = try await median("SQLite 100 rows/commit") {
 }
 let logBatch = try await median("SegmentLog 100 records/append") {
     try await bench.logBatchAppends(recordsPerAppend: 100, bytes: 600, appends: 60 * scale)
+}
+let logBatchUncompressed = try await median("SegmentLog 100 records/append, no compression") {
+    try await bench.logBatchAppends(recordsPerAppend: 100, bytes: 600, appends: 60 * scale, compression: .none)
 }
 var replays: [Benchmarks.ReplayResult] = []
 _ = try await median("replay") {
@@ -77,11 +83,13 @@ print("| scenario | SegmentLog | baseline (same run) | ratio |")
 print("|---|---|---|---|")
 row("1 record per sync, 1 appender (always)", logSingle, unit: "appends/s", sqliteSingle, "SQLite commits/s")
 row("1 record per sync, 1 appender (always)", logSingle, unit: "appends/s", rawAppend, "raw 4 KiB append+fdatasync/s")
-row("same, preallocation off", logSingleNoPrealloc, unit: "appends/s", sqliteSingle, "SQLite commits/s")
+row("same, preallocation .allocate (fallocate)", logSingleAllocate, unit: "appends/s", sqliteSingle, "SQLite commits/s")
+row("same, preallocation .none (file grows)", logSingleGrowing, unit: "appends/s", sqliteSingle, "SQLite commits/s")
 row("raw overwrite vs append + fdatasync", rawOverwrite, unit: "syncs/s", rawAppend, "raw append+fdatasync/s")
 row("8 concurrent appenders (always)", log8, unit: "appends/s", sqliteSingle, "SQLite commits/s")
 row("64 concurrent appenders (always)", log64, unit: "appends/s", sqliteSingle, "SQLite commits/s")
 row("100 records x 600 B per append (always)", logBatch * 100, unit: "records/s", sqliteBatch * 100, "SQLite records/s")
+row("same, compression off", logBatchUncompressed * 100, unit: "records/s", sqliteBatch * 100, "SQLite records/s")
 row("100 records x 600 B per append, MB/s", logBatch * 100 * 600 / 1e6, unit: "MB/s", sqliteBatch * 100 * 600 / 1e6, "SQLite MB/s")
 row("replay, logical payload (checked, decompressed)", replay.payloadBytesPerSecond / 1e6, unit: "MB/s",
     replay.fileBytesPerSecond / 1e6, "sequential read of the files MB/s")
