@@ -12,6 +12,11 @@ let package = Package(
     products: [
         .library(name: "SegmentLog", targets: ["SegmentLog"]),
         .library(name: "SegmentLogTesting", targets: ["SegmentLogTesting"]),
+        .library(name: "AppServiceScheduler", targets: ["AppServiceScheduler"]),
+        .library(name: "AppServiceSchedulerTesting", targets: ["AppServiceSchedulerTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -35,6 +40,16 @@ let package = Package(
             dependencies: ["SegmentLog"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "AppServiceScheduler",
+            dependencies: ["SegmentLog", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "AppServiceSchedulerTesting",
+            dependencies: ["AppServiceScheduler", "SegmentLogTesting"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "segmentlog-bench",
             dependencies: ["SegmentLog", "CSQLite", "CChecksum"],
@@ -48,6 +63,11 @@ let package = Package(
         .testTarget(
             name: "SegmentLogTests",
             dependencies: ["SegmentLog", "SegmentLogTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AppServiceSchedulerTests",
+            dependencies: ["AppServiceScheduler", "AppServiceSchedulerTesting", "SegmentLogTesting"],
             swiftSettings: strictSettings
         ),
     ],

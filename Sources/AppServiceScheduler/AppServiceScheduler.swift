@@ -1,0 +1,221 @@
+import Foundation
+import SegmentLog
+
+/// A durable scheduler that delivers events to application services in numbered
+/// transactions, as Synapse does, with every decision a record in a ``SegmentLog``.
+///
+/// Per service, at most one transaction is in flight; items that arrive meanwhile form the
+/// next one. A failed send marks the service DOWN and the recoverer retries the oldest pending
+/// transaction with exponential backoff until nothing is pending, then marks it UP.
+///
+/// ```swift
+/// let scheduler = try await AppServiceScheduler.open(
+///     directory: "/var/lib/asched",
+///     services: [ServiceDescriptor(id: "bridge", receivesEphemeral: true)],
+///     transport: myTransport, clock: SystemClock())
+/// let position = try await scheduler.enqueue(EventBatch(events: [eventJSON]), for: "bridge")
+/// ```
+public actor AppServiceScheduler {
+    let log: SegmentLog
+    let services: [String: ServiceDescriptor]
+    let transport: any Transport
+    let clock: any SchedulerClock
+    let configuration: SchedulerConfiguration
+    var state: SchedulerState
+    /// Services with a send under way in this process (the log's `inFlight` may be a send
+    /// that a crash interrupted).
+    var sending: Set<String> = []
+    /// Bumped to invalidate a service's scheduled retry.
+    var retryGeneration: [String: Int] = [:]
+    var retryTasks: [String: Task<Void, Never>] = [:]
+    private var observers: [UUID: AsyncStream<SchedulerEvent>.Continuation] = [:]
+    var failure: SchedulerError?
+
+    private init(log: SegmentLog, services: [ServiceDescriptor], transport: any Transport, clock: any SchedulerClock,
+                 configuration: SchedulerConfiguration, state: SchedulerState) {
+        self.log = log
+        self.services = Dictionary(uniqueKeysWithValues: services.map { ($0.id, $0) })
+        self.transport = transport
+        self.clock = clock
+        self.configuration = configuration
+        self.state = state
+    }
+
+    /// Opens the log in `directory`, replays it, and resumes: a transaction that was being
+    /// sent is sent again (same id, same body) and DOWN services get their recoverer, due when
+    /// the log says. Services in the log but not in `services` keep their state and are not sent to.
+    public static func open(directory: String, services: [ServiceDescriptor], transport: any Transport,
+                            clock: any SchedulerClock,
+                            configuration: SchedulerConfiguration = SchedulerConfiguration()) async throws -> AppServiceScheduler {
+        precondition(Set(services.map(\.id)).count == services.count, "service ids must be unique")
+        let log = try SegmentLog.open(directory: directory, configuration: configuration.log)
+        do {
+            let state = try replay(log, configuration: configuration)
+            let scheduler = AppServiceScheduler(log: log, services: services, transport: transport, clock: clock,
+                                                configuration: configuration, state: state)
+            await scheduler.resume()
+            return scheduler
+        } catch {
+            try? await log.close()
+            throw error
+        }
+    }
+
+    private static func replay(_ log: SegmentLog, configuration: SchedulerConfiguration) throws -> SchedulerState {
+        var state = SchedulerState()
+        var cursor = try log.records()
+        while let record = try cursor.next() {
+            do {
+                try state.apply(try SchedulerRecord.decode(typeCode: record.type, payload: record.payload))
+            } catch {
+                throw SchedulerError.invalidRecord(position: record.position, reason: "\(error)")
+            }
+            configuration.onRecordApplied?(record.position, state)
+        }
+        return state
+    }
+
+    private func resume() {
+        for (id, service) in state.services where services[id] != nil {
+            if service.status == .down {
+                scheduleRetry(id, due: service.retryDue ?? clock.now)
+            } else {
+                pump(id)
+            }
+        }
+    }
+
+    // MARK: - Public API
+
+    /// Queues `items` for `service`; returns the position of their record once it is durable
+    /// (per the log's sync policy). Each item must be a JSON object.
+    public func enqueue(_ items: EventBatch, for service: String) async throws -> LogPosition {
+        try checkOpen()
+        guard let descriptor = services[service] else { throw SchedulerError.unknownService(service) }
+        try Self.validate(items, for: descriptor)
+        let pending = try record([.enqueued(service: service, items: items)])
+        pump(service)
+        try await waitDurable(pending)
+        return pending.positions.upperBound
+    }
+
+    /// Retries a DOWN service now, cancelling its backoff timer. Does nothing for an UP service
+    /// or while an attempt is under way.
+    public func forceRetry(_ service: String) throws {
+        try checkOpen()
+        guard services[service] != nil else { throw SchedulerError.unknownService(service) }
+        guard state.services[service]?.status == .down, !sending.contains(service) else { return }
+        _ = try record([.forcedRetry(service: service)])
+        cancelRetry(service)
+        retryNow(service)
+    }
+
+    /// The current state: a snapshot, including records not yet durable.
+    public var snapshot: SchedulerState { state }
+
+    /// The configured services, by id.
+    public var descriptors: [String: ServiceDescriptor] { services }
+
+    /// A stream of what happens from now on; it ends when the scheduler closes.
+    public func events() -> AsyncStream<SchedulerEvent> {
+        let (stream, continuation) = AsyncStream<SchedulerEvent>.makeStream()
+        let id = UUID()
+        observers[id] = continuation
+        continuation.onTermination = { _ in Task { await self.removeObserver(id) } }
+        return stream
+    }
+
+    /// Statistics of the underlying log.
+    public var logStatistics: LogStatistics { log.statistics }
+
+    /// Stops sending and retrying, abandons sends under way (they are resent after reopening),
+    /// and closes the log after syncing what was appended.
+    public func close() async throws {
+        guard failure != .closed else { return }
+        failure = failure ?? .closed
+        for task in retryTasks.values { task.cancel() }
+        retryTasks = [:]
+        for observer in observers.values { observer.finish() }
+        observers = [:]
+        try await log.close()
+    }
+
+    // MARK: - Records
+
+    /// Appends `records` and applies each to the state, in log order, before any await; the
+    /// caller awaits durability before acting on the outside world.
+    func record(_ records: [SchedulerRecord]) throws -> PendingAppend {
+        let entries = records.map { LogEntry(type: $0.typeCode, payload: $0.encoded()) }
+        let pending: PendingAppend
+        do {
+            pending = try log.beginAppend(contentsOf: entries)
+        } catch {
+            stop(because: error)
+            throw failure!
+        }
+        let first = pending.positions.lowerBound.rawValue
+        for (offset, record) in records.enumerated() {
+            let position = LogPosition(rawValue: first + UInt64(offset))
+            do {
+                try state.apply(record)
+            } catch {
+                preconditionFailure("the scheduler wrote a record its own state rejects at \(position): \(error)")
+            }
+            configuration.onRecordApplied?(position, state)
+        }
+        return pending
+    }
+
+    private func waitDurable(_ pending: PendingAppend) async throws {
+        do {
+            try await pending.durable()
+        } catch {
+            stop(because: error)
+            throw failure!
+        }
+    }
+
+    func stop(because error: any Error) {
+        guard failure == nil else { return }
+        failure = .storageFailed("\(error)")
+        for task in retryTasks.values { task.cancel() }
+        retryTasks = [:]
+    }
+
+    private func checkOpen() throws {
+        if let failure { throw failure }
+    }
+
+    func emit(_ event: SchedulerEvent) {
+        for observer in observers.values { observer.yield(event) }
+    }
+
+    private func removeObserver(_ id: UUID) {
+        observers[id] = nil
+    }
+
+    private static func validate(_ items: EventBatch, for service: ServiceDescriptor) throws {
+        guard !items.isEmpty else { throw SchedulerError.emptyBatch(service: service.id) }
+        if !items.ephemeral.isEmpty && !service.receivesEphemeral {
+            throw SchedulerError.kindNotAccepted(service: service.id, kind: "ephemeral events")
+        }
+        if !items.toDevice.isEmpty && !service.receivesToDevice {
+            throw SchedulerError.kindNotAccepted(service: service.id, kind: "to-device messages")
+        }
+        for (kind, list) in [("events", items.events), ("ephemeral", items.ephemeral), ("to_device", items.toDevice)] {
+            for (index, item) in list.enumerated() {
+                let parsed: Any
+                do {
+                    parsed = try JSONSerialization.jsonObject(with: Data(item))
+                } catch {
+                    throw SchedulerError.invalidItem(service: service.id, kind: kind, index: index,
+                                                     reason: "\(error.localizedDescription)")
+                }
+                guard parsed is [String: Any] else {
+                    throw SchedulerError.invalidItem(service: service.id, kind: kind, index: index,
+                                                     reason: "it is JSON but not an object")
+                }
+            }
+        }
+    }
+}

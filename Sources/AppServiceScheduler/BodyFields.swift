@@ -1,0 +1,13 @@
+/// The optional fields a transaction body carries, frozen when the transaction is created.
+public struct BodyFields: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+
+    public init(rawValue: UInt8) {
+        self.rawValue = rawValue
+    }
+
+    /// `ephemeral`, for services with `receive_ephemeral`.
+    public static let ephemeral = BodyFields(rawValue: 1)
+    /// `de.sorunome.msc2409.to_device`.
+    public static let toDevice = BodyFields(rawValue: 2)
+}

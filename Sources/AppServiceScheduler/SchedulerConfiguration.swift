@@ -1,0 +1,18 @@
+import SegmentLog
+
+/// Settings of an ``AppServiceScheduler``.
+public struct SchedulerConfiguration: Sendable {
+    /// Caps on the items in one transaction.
+    public var limits = TransactionLimits()
+    /// The recoverer's backoff.
+    public var backoff = BackoffPolicy()
+    /// The log's settings (segment size, sync policy, compression, file system).
+    public var log = SegmentLog.Configuration()
+    /// Called with each record's position and the state right after it is applied, live and
+    /// on replay; tests use it to compare the two.
+    package var onRecordApplied: (@Sendable (LogPosition, SchedulerState) -> Void)?
+
+    /// Synapse's defaults: 100 items per kind per transaction, 2 s to 512 s backoff; the log's
+    /// defaults (`always` sync).
+    public init() {}
+}

@@ -1,0 +1,38 @@
+import SegmentLog
+
+/// Errors of the scheduler, each naming the service or log position involved.
+public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No service with this id is configured.
+    case unknownService(String)
+    /// An item is not a JSON object.
+    case invalidItem(service: String, kind: String, index: Int, reason: String)
+    /// The service does not take this kind of item.
+    case kindNotAccepted(service: String, kind: String)
+    /// An enqueue carried no items.
+    case emptyBatch(service: String)
+    /// A record in the log cannot be decoded or does not fit the state before it.
+    case invalidRecord(position: LogPosition, reason: String)
+    /// The log failed; the scheduler stopped. Reopen it to recover.
+    case storageFailed(String)
+    /// The scheduler was closed.
+    case closed
+
+    public var description: String {
+        switch self {
+        case .unknownService(let service):
+            return "no application service with id \"\(service)\" is configured"
+        case .invalidItem(let service, let kind, let index, let reason):
+            return "\(kind)[\(index)] for service \"\(service)\" is not a JSON object: \(reason)"
+        case .kindNotAccepted(let service, let kind):
+            return "service \"\(service)\" does not receive \(kind) (enable it in its registration)"
+        case .emptyBatch(let service):
+            return "nothing to enqueue for service \"\(service)\": events, ephemeral and to_device are all empty"
+        case .invalidRecord(let position, let reason):
+            return "log record at position \(position) is invalid: \(reason)"
+        case .storageFailed(let cause):
+            return "the scheduler stopped because its log failed: \(cause)"
+        case .closed:
+            return "the scheduler is closed"
+        }
+    }
+}

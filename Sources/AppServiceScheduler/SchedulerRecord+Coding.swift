@@ -1,0 +1,180 @@
+import DequeModule
+
+/// The record encoding (docs/FORMAT.md, "Scheduler records"): a version byte, then the
+/// fields in order as LEB128 varints and length-prefixed byte strings.
+extension SchedulerRecord {
+    static let encodingVersion: UInt64 = 1
+
+    /// The record's payload bytes.
+    public func encoded() -> [UInt8] {
+        var writer = BinaryWriter()
+        writer.write(Self.encodingVersion)
+        switch self {
+        case .enqueued(let service, let items):
+            writer.write(service)
+            writer.write(items)
+        case .transactionCreated(let service, let id, let events, let ephemeral, let toDevice, let fields):
+            writer.write(service)
+            writer.write(id)
+            writer.write(events)
+            writer.write(ephemeral)
+            writer.write(toDevice)
+            writer.write(UInt64(fields.rawValue))
+        case .sendStarted(let service, let id, let attempt):
+            writer.write(service)
+            writer.write(id)
+            writer.write(attempt)
+        case .sendSucceeded(let service, let id), .transactionCompleted(let service, let id):
+            writer.write(service)
+            writer.write(id)
+        case .sendFailed(let service, let id, let reason):
+            writer.write(service)
+            writer.write(id)
+            writer.write(reason)
+        case .serviceDown(let service), .serviceUp(let service), .forcedRetry(let service):
+            writer.write(service)
+        case .backoffScheduled(let service, let counter, let delay, let due):
+            writer.write(service)
+            writer.write(counter)
+            writer.write(signed: delay.milliseconds)
+            writer.write(signed: due.millisecondsSinceEpoch)
+        case .checkpoint(let state):
+            writer.write(state)
+        }
+        return writer.bytes
+    }
+
+    /// Decodes a record stored with frame type `typeCode`.
+    public static func decode(typeCode: UInt8, payload: [UInt8]) throws -> SchedulerRecord {
+        var reader = BinaryReader(payload)
+        do {
+            let version = try reader.readUInt64()
+            guard version == encodingVersion else {
+                throw BinaryReader.Failure(reason: "record encoding version \(version); this build reads \(encodingVersion)")
+            }
+            let record = try decodeFields(typeCode: typeCode, from: &reader)
+            guard reader.isAtEnd else { throw BinaryReader.Failure(reason: "bytes left after the record's fields") }
+            return record
+        } catch let failure as BinaryReader.Failure {
+            throw RecordDecodingError(typeCode: typeCode, reason: failure.reason)
+        }
+    }
+
+    private static func decodeFields(typeCode: UInt8, from reader: inout BinaryReader) throws -> SchedulerRecord {
+        switch typeCode {
+        case 1:
+            return .enqueued(service: try reader.readString(), items: try reader.readBatch())
+        case 2:
+            return .transactionCreated(service: try reader.readString(), id: try reader.readUInt64(),
+                                       events: try reader.readInt(), ephemeral: try reader.readInt(),
+                                       toDevice: try reader.readInt(),
+                                       fields: BodyFields(rawValue: UInt8(truncatingIfNeeded: try reader.readUInt64())))
+        case 3:
+            return .sendStarted(service: try reader.readString(), id: try reader.readUInt64(), attempt: try reader.readInt())
+        case 4:
+            return .sendSucceeded(service: try reader.readString(), id: try reader.readUInt64())
+        case 5:
+            return .sendFailed(service: try reader.readString(), id: try reader.readUInt64(), reason: try reader.readString())
+        case 6:
+            return .transactionCompleted(service: try reader.readString(), id: try reader.readUInt64())
+        case 7:
+            return .serviceDown(service: try reader.readString())
+        case 8:
+            return .serviceUp(service: try reader.readString())
+        case 9:
+            return .backoffScheduled(service: try reader.readString(), counter: try reader.readInt(),
+                                     delay: .milliseconds(try reader.readSigned()),
+                                     due: SchedulerInstant(millisecondsSinceEpoch: try reader.readSigned()))
+        case 10:
+            return .forcedRetry(service: try reader.readString())
+        case 11:
+            return .checkpoint(try reader.readState())
+        default:
+            throw BinaryReader.Failure(reason: "unknown record type \(typeCode)")
+        }
+    }
+}
+
+/// A record's payload could not be decoded.
+public struct RecordDecodingError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The frame type it was stored with.
+    public let typeCode: UInt8
+    /// What was wrong.
+    public let reason: String
+
+    public var description: String { "record of type \(typeCode): \(reason)" }
+}
+
+extension BinaryWriter {
+    mutating func write(_ items: EventBatch) {
+        for kind in [items.events, items.ephemeral, items.toDevice] {
+            write(kind.count)
+            for item in kind { write(bytes: item) }
+        }
+    }
+
+    mutating func write(_ state: SchedulerState) {
+        write(state.services.count)
+        for (id, service) in state.services.sorted(by: { $0.key < $1.key }) {
+            write(id)
+            write(service.status == .up ? 0 : 1)
+            write(service.queued)
+            write(service.pending.count)
+            for transaction in service.pending {
+                write(transaction.id)
+                write(UInt64(transaction.fields.rawValue))
+                write(transaction.attempts)
+                write(transaction.items)
+            }
+            write(service.inFlight ?? 0)
+            write(service.nextTransactionID)
+            write(service.lastCompletedTransactionID ?? 0)
+            write(service.backoffCounter)
+            write(service.retryDue == nil ? 0 : 1)
+            write(signed: service.retryDue?.millisecondsSinceEpoch ?? 0)
+        }
+    }
+}
+
+extension BinaryReader {
+    mutating func readBatch() throws(Failure) -> EventBatch {
+        var kinds: [Deque<[UInt8]>] = []
+        for _ in 0..<3 {
+            let count = try readCount()
+            var items = Deque<[UInt8]>()
+            items.reserveCapacity(count)
+            for _ in 0..<count { items.append(try readBytes()) }
+            kinds.append(items)
+        }
+        var batch = EventBatch()
+        (batch.events, batch.ephemeral, batch.toDevice) = (kinds[0], kinds[1], kinds[2])
+        return batch
+    }
+
+    mutating func readState() throws(Failure) -> SchedulerState {
+        var state = SchedulerState()
+        for _ in 0..<(try readCount()) {
+            let id = try readString()
+            var service = ServiceState()
+            service.status = try readUInt64() == 0 ? .up : .down
+            service.queued = try readBatch()
+            for _ in 0..<(try readCount()) {
+                let transactionID = try readUInt64()
+                let fields = BodyFields(rawValue: UInt8(truncatingIfNeeded: try readUInt64()))
+                let attempts = try readInt()
+                service.pending.append(Transaction(id: transactionID, items: try readBatch(), fields: fields, attempts: attempts))
+            }
+            let inFlight = try readUInt64()
+            service.inFlight = inFlight == 0 ? nil : inFlight
+            service.nextTransactionID = try readUInt64()
+            let lastCompleted = try readUInt64()
+            service.lastCompletedTransactionID = lastCompleted == 0 ? nil : lastCompleted
+            service.backoffCounter = try readInt()
+            let hasDue = try readUInt64() == 1
+            let due = try readSigned()
+            service.retryDue = hasDue ? SchedulerInstant(millisecondsSinceEpoch: due) : nil
+            state.services[id] = service
+        }
+        return state
+    }
+}

@@ -1,0 +1,99 @@
+/// Everything the scheduler knows, per service: the fold of its log's records.
+///
+/// The live scheduler changes its state only by appending a record and applying it here, and
+/// a replay applies the same records in the same order, so both reach the same state.
+///
+/// ```swift
+/// var state = SchedulerState()
+/// try state.apply(.enqueued(service: "bridge", items: EventBatch(events: [Array("{}".utf8)])))
+/// state.services["bridge"]?.queued.events.count   // 1
+/// ```
+public struct SchedulerState: Sendable, Equatable {
+    /// The services, by id.
+    public internal(set) var services: [String: ServiceState] = [:]
+
+    /// An empty state: what a new log folds to.
+    public init() {}
+
+    /// Applies one record; throws when it does not fit the state (a damaged or foreign log).
+    public mutating func apply(_ record: SchedulerRecord) throws(StateTransitionError) {
+        if case .checkpoint(let snapshot) = record {
+            self = snapshot
+            return
+        }
+        let id = record.service!
+        var service = services[id] ?? ServiceState()
+        try service.apply(record)
+        services[id] = service
+    }
+}
+
+/// Why a record does not fit the state it is applied to.
+public struct StateTransitionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What did not fit.
+    public let reason: String
+
+    public var description: String { reason }
+}
+
+extension ServiceState {
+    mutating func apply(_ record: SchedulerRecord) throws(StateTransitionError) {
+        switch record {
+        case .enqueued(_, let items):
+            queued.append(contentsOf: items)
+        case .transactionCreated(_, let id, let events, let ephemeral, let toDevice, let fields):
+            try require(id == nextTransactionID, "transaction \(id) created, expected id \(nextTransactionID)")
+            try require(events <= queued.events.count && ephemeral <= queued.ephemeral.count
+                        && toDevice <= queued.toDevice.count,
+                        "transaction \(id) takes \(events)/\(ephemeral)/\(toDevice) items, only "
+                        + "\(queued.events.count)/\(queued.ephemeral.count)/\(queued.toDevice.count) queued")
+            try require(events + ephemeral + toDevice > 0, "transaction \(id) is empty")
+            let items = queued.removeFirst(events: events, ephemeral: ephemeral, toDevice: toDevice)
+            pending.append(Transaction(id: id, items: items, fields: fields, attempts: 0))
+            nextTransactionID += 1
+        case .sendStarted(_, let id, let attempt):
+            try require(pending.first?.id == id, "send of \(id) started, but the oldest pending is \(describe(pending.first?.id))")
+            try require(inFlight == nil || inFlight == id, "send of \(id) started while \(describe(inFlight)) is in flight")
+            try require(attempt == pending[0].attempts + 1, "attempt \(attempt) of \(id) follows attempt \(pending[0].attempts)")
+            pending[0].attempts = attempt
+            inFlight = id
+        case .sendSucceeded(_, let id), .sendFailed(_, let id, _):
+            try require(inFlight == id, "outcome for \(id), but \(describe(inFlight)) is in flight")
+            inFlight = nil
+        case .transactionCompleted(_, let id):
+            try require(pending.first?.id == id, "transaction \(id) completed, but the oldest pending is \(describe(pending.first?.id))")
+            try require(inFlight == nil, "transaction \(id) completed while its send is in flight")
+            pending.removeFirst()
+            lastCompletedTransactionID = id
+            backoffCounter = 0
+            retryDue = nil
+        case .serviceDown:
+            try require(status == .up, "service marked DOWN twice")
+            status = .down
+        case .serviceUp:
+            try require(status == .down, "service marked UP twice")
+            try require(pending.isEmpty, "service marked UP with \(pending.count) transactions pending")
+            status = .up
+            backoffCounter = 0
+            retryDue = nil
+        case .backoffScheduled(_, let counter, _, let due):
+            try require(status == .down, "backoff scheduled for an UP service")
+            try require(counter == backoffCounter + 1, "backoff counter \(counter) follows \(backoffCounter)")
+            backoffCounter = counter
+            retryDue = due
+        case .forcedRetry:
+            try require(status == .down, "forced retry of an UP service")
+            retryDue = nil
+        case .checkpoint:
+            preconditionFailure("a checkpoint replaces the whole state")
+        }
+    }
+
+    private func require(_ condition: Bool, _ reason: @autoclosure () -> String) throws(StateTransitionError) {
+        if !condition { throw StateTransitionError(reason: reason()) }
+    }
+
+    private func describe(_ id: UInt64?) -> String {
+        id.map { "transaction \($0)" } ?? "none"
+    }
+}

@@ -1,0 +1,20 @@
+/// The most items of each kind one transaction carries.
+public struct TransactionLimits: Sendable, Equatable {
+    /// Persistent events per transaction.
+    public var eventsMax: Int = 100
+    /// Ephemeral events per transaction.
+    public var ephemeralMax: Int = 100
+    /// To-device messages per transaction.
+    public var toDeviceMax: Int = 100
+
+    /// Synapse's caps: 100 of each.
+    public init() {}
+
+    /// Custom caps, each at least 1.
+    public init(eventsMax: Int, ephemeralMax: Int, toDeviceMax: Int) {
+        precondition(eventsMax > 0 && ephemeralMax > 0 && toDeviceMax > 0, "transaction caps must be positive")
+        self.eventsMax = eventsMax
+        self.ephemeralMax = ephemeralMax
+        self.toDeviceMax = toDeviceMax
+    }
+}
