@@ -8,7 +8,6 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "appservice-scheduler",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SegmentLog", targets: ["SegmentLog"]),
         .library(name: "SegmentLogTesting", targets: ["SegmentLogTesting"]),
@@ -62,7 +61,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SegmentLogTests",
-            dependencies: ["SegmentLog", "SegmentLogTesting"],
+            dependencies: ["SegmentLog", "SegmentLogTesting", "CChecksum"],
             swiftSettings: strictSettings
         ),
         .testTarget(

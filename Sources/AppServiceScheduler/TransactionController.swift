@@ -42,12 +42,12 @@ extension AppServiceScheduler {
             do {
                 try await pending.durable()
             } catch {
-                await self.sendAbandoned(service, because: error)
+                self.sendAbandoned(service, because: error)
                 return
             }
-            await self.emit(.sending(service: service, transaction: outgoing.id, attempt: attempt))
+            self.emit(.sending(service: service, transaction: outgoing.id, attempt: attempt))
             let outcome = await transport.send(outgoing)
-            await self.finishSend(outgoing, outcome)
+            self.finishSend(outgoing, outcome)
         }
     }
 

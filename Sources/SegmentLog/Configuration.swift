@@ -15,14 +15,14 @@ extension SegmentLog {
         public var syncPolicy: SyncPolicy = .always
         /// How payloads are compressed.
         public var compression: Compression = .default
-        /// The largest payload an append accepts; at most ``FrameHeader/payloadBytesMax``.
+        /// The largest payload an append accepts; at most 64 MiB, the format's bound.
         public var recordBytesMax: Int = 16 << 20
         /// How segments get their blocks before appends reach them.
         public var preallocation: Preallocation = .zeroFill
         /// The file operations used; a simulated disk in tests.
         public var fileSystem: any FileSystem = PosixFileSystem()
 
-        /// The defaults: 64 MiB segments, `always` sync, LZ4 above 128 bytes, zero-filled segments.
+        /// The defaults: 64 MiB segments, `always` sync, LZ4 from 128 bytes, zero-filled segments.
         public init() {}
 
         func validate() {

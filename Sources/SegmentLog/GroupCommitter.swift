@@ -41,7 +41,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// Adds `payloads` to the next batch as consecutive records, in call order.
     func submit(_ payloads: [PreparedPayload]) throws(SegmentLogError) -> PendingAppend {
         precondition(!payloads.isEmpty)
-        let (pending, startDrain) = try state.withLock { state throws(SegmentLogError) -> (PendingAppend, Bool) in
+        return try state.withLock { state throws(SegmentLogError) -> PendingAppend in
             if let failure = state.failure { throw failure }
             if state.closed { throw .closed }
             let first = state.nextPosition
@@ -56,11 +56,13 @@ final class GroupCommitter: @unchecked Sendable {
             }
             let pending = PendingAppend(positions: first...state.batch.lastPosition!)
             state.waiters.append(pending)
-            defer { state.drainScheduled = true }
-            return (pending, !state.drainScheduled)
+            if !state.drainScheduled {
+                state.drainScheduled = true
+                // Dispatched under the lock, so a drain is queued before any later close job.
+                queue.async { self.drain() }
+            }
+            return pending
         }
-        if startDrain { queue.async { self.drain() } }
-        return pending
     }
 
     /// Runs on `queue` until no batch is left.
@@ -99,7 +101,7 @@ final class GroupCommitter: @unchecked Sendable {
             case .interval(let interval): try syncWithin(interval)
             case .never: break
             }
-            state.withLock { $0.statistics.writes = writer.writes }
+            publishWriterCounters()
         } catch {
             let failure = SegmentLogError.writerFailed(cause: "\(error)")
             state.withLock { $0.failure = failure }
@@ -113,6 +115,14 @@ final class GroupCommitter: @unchecked Sendable {
         state.withLock { state in
             state.durablePosition = written
             state.lastSync = .now
+        }
+        publishWriterCounters()
+    }
+
+    /// Copies the writer's counters (touched only on `queue`) into the shared statistics.
+    private func publishWriterCounters() {
+        state.withLock { state in
+            state.statistics.writes = writer.writes
             state.statistics.syncs = writer.syncs
             state.statistics.segmentsCreated = writer.segmentsCreated
         }
@@ -151,7 +161,11 @@ final class GroupCommitter: @unchecked Sendable {
 
     /// Rejects further appends, writes what is pending, syncs and closes the segment.
     func close() async throws {
-        state.withLock { $0.closed = true }
+        let alreadyClosed = state.withLock { state in
+            defer { state.closed = true }
+            return state.closed
+        }
+        guard !alreadyClosed else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             queue.async {
                 continuation.resume(with: Result {

@@ -122,3 +122,7 @@ public struct LogCursor {
         if segmentIndex == segments.count { finished = true }
     }
 }
+
+/// A cursor holds an open file and a read buffer; use it from one task.
+@available(*, unavailable)
+extension LogCursor: Sendable {}

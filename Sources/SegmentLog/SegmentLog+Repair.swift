@@ -4,7 +4,8 @@ extension SegmentLog {
     /// Opening a log already cuts a torn tail; this also cuts damage that valid records follow
     /// (which open refuses, since it cannot be a torn write), losing those records. Damage in any
     /// other segment is refused: cutting there would drop sealed, acknowledged history.
-    /// Returns nil when there is nothing to cut. Refuses to run beside a live writer (it takes the directory's lock).
+    /// Returns nil when there is nothing to cut. A real run takes the directory's lock, so it refuses to run beside a live writer; a
+    /// dry run takes no lock and writes nothing.
     ///
     /// ```swift
     /// if let report = try SegmentLog.repair(directory: path, dryRun: true) { print(report) }
@@ -42,10 +43,7 @@ extension SegmentLog {
         } catch SegmentLogError.corruptFrame(let file, let offset, let reason) where file == segments.last!.path {
             return (offset, reason)
         } catch let error as SegmentLogError {
-            throw SegmentLogError.notALogDirectory(
-                path: segments.last!.path,
-                reason: "repair refused: \(error). Repair only cuts the end of the last segment; "
-                    + "damage elsewhere needs the log restored from a copy")
+            throw SegmentLogError.repairRefused(file: segments.last!.path, reason: "\(error)")
         }
         return cursor.tornTail.map { ($0.offset, $0.reason) }
     }

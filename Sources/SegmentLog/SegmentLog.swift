@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A segmented, checksummed, append-only log with group commit.
 ///
 /// One writer per directory (an advisory lock guards it). Appends return the record's
@@ -17,7 +19,7 @@ public final class SegmentLog: Sendable {
     public let tornTail: TornTail?
     private let configuration: Configuration
     private let committer: GroupCommitter
-    private let lock: any OpenFile
+    private let lockRelease: Mutex<(any OpenFile)?>
 
     private init(directory: String, configuration: Configuration, tornTail: TornTail?,
                  committer: GroupCommitter, lock: any OpenFile) {
@@ -25,7 +27,7 @@ public final class SegmentLog: Sendable {
         self.configuration = configuration
         self.tornTail = tornTail
         self.committer = committer
-        self.lock = lock
+        self.lockRelease = Mutex(lock)
     }
 
     /// Opens (creating if needed) the log in `directory` for writing.
@@ -97,8 +99,12 @@ public final class SegmentLog: Sendable {
     /// Writes and syncs what is pending, then releases the directory. Appends after this throw
     /// ``SegmentLogError/closed``.
     public func close() async throws {
-        defer { try? lock.close() }
         try await committer.close()
+        // Released only after the final sync, so no second writer can start before it.
+        lockRelease.withLock { lock in
+            try? lock?.close()
+            lock = nil
+        }
     }
 
     /// Removes what an interrupted segment creation or preparation left behind.

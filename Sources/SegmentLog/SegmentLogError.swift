@@ -14,6 +14,8 @@ public enum SegmentLogError: Error, Sendable, Equatable, CustomStringConvertible
     case brokenChain(file: String, expected: UInt32, found: UInt32)
     /// Another process holds the directory's writer lock.
     case directoryLocked(lockFile: String, holder: String)
+    /// `repair` found damage it must not cut: anywhere but the end of the last segment.
+    case repairRefused(file: String, reason: String)
     /// The path is not a log directory.
     case notALogDirectory(path: String, reason: String)
     /// An append was larger than the configured maximum.
@@ -39,14 +41,17 @@ public enum SegmentLogError: Error, Sendable, Equatable, CustomStringConvertible
                 + "\(hex(expected)) but its header continues from \(hex(found)); a segment before it is "
                 + "missing or was replaced"
         case .directoryLocked(let lockFile, let holder):
-            return "another writer holds \(lockFile) (\(holder)); stop it, or open read-only"
+            return "another writer holds \(lockFile) (\(holder)); stop it, or read the log with LogReader (asched inspect)"
+        case .repairRefused(let file, let reason):
+            return "repair refused at \(file): \(reason). Repair only cuts the end of the last segment; "
+                + "damage elsewhere needs the log restored from a copy"
         case .notALogDirectory(let path, let reason):
             return "\(path) is not a log directory: \(reason)"
         case .recordTooLarge(let bytes, let max):
             return "record of \(bytes) bytes exceeds recordBytesMax (\(max) bytes)"
         case .writerFailed(let cause):
-            return "the log writer stopped after a failed write or sync (\(cause)); nothing after the "
-                + "last acknowledged append was kept. Reopen the log to recover."
+            return "the log writer stopped after a failed write or sync (\(cause)); appends not yet "
+                + "acknowledged may or may not be in the log. Reopen the log to recover."
         case .closed:
             return "the log is closed"
         }

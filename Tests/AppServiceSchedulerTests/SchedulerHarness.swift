@@ -92,9 +92,21 @@ actor EventWatcher {
     @discardableResult
     func next(sourceLocation: SourceLocation = #_sourceLocation,
               where predicate: @Sendable (SchedulerEvent) -> Bool) async throws -> SchedulerEvent {
+        try await first(after: cursor, sourceLocation: sourceLocation, where: predicate)
+    }
+
+    /// Waits until `event` has happened, whenever since watching began.
+    func occurred(_ event: SchedulerEvent, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let cursorBefore = cursor
+        try await first(after: 0, sourceLocation: sourceLocation) { $0 == event }
+        cursor = max(cursor, cursorBefore)
+    }
+
+    private func first(after start: Int, sourceLocation: SourceLocation,
+                       where predicate: @Sendable (SchedulerEvent) -> Bool) async throws -> SchedulerEvent {
         let deadline = ContinuousClock.now + .seconds(20)
         while true {
-            if let index = seen[cursor...].firstIndex(where: predicate) {
+            if let index = seen[start...].firstIndex(where: predicate) {
                 cursor = index + 1
                 return seen[index]
             }

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 /// Crashes on the simulated disk, from many seeds: acknowledged records survive per the sync
-/// policy, and nothing that was never appended appears. A failing seed is named in the issue.
+/// policy, and nothing that was never appended appears. A failing seed is named in the test's argument and its messages.
 @Suite struct CrashSimulationTests {
     /// One seeded run: rounds of appends, each ended by a crash, then a reopen that is checked.
     static func run(seed: UInt64) async throws {

@@ -53,7 +53,11 @@ import Testing
         let error = #expect(throws: SegmentLogError.self) {
             _ = try SegmentLog.repair(directory: directory.path, fileSystem: directory.fileSystem, dryRun: false)
         }
-        #expect(String(describing: error!).contains("repair refused") && String(describing: error!).contains(first))
+        guard case .repairRefused(_, let reason) = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
+        #expect(reason.contains(first))
         #expect(try directory.bytes(of: first) == bytes)
     }
 
