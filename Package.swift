@@ -16,6 +16,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -49,6 +51,19 @@ let package = Package(
             dependencies: ["AppServiceScheduler", "SegmentLogTesting"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "AppServiceHTTP",
+            dependencies: ["AppServiceScheduler", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "asched",
+            dependencies: [
+                "SegmentLog", "AppServiceScheduler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "segmentlog-bench",
             dependencies: ["SegmentLog", "CSQLite", "CChecksum"],
@@ -62,6 +77,16 @@ let package = Package(
         .testTarget(
             name: "SegmentLogTests",
             dependencies: ["SegmentLog", "SegmentLogTesting", "CChecksum"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AppServiceHTTPTests",
+            dependencies: ["AppServiceHTTP"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "aschedTests",
+            dependencies: ["AppServiceScheduler", "AppServiceSchedulerTesting", "SegmentLog", "SegmentLogTesting", "asched"],
             swiftSettings: strictSettings
         ),
         .testTarget(

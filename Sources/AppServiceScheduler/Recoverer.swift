@@ -12,7 +12,7 @@ extension AppServiceScheduler {
             } catch {
                 return
             }
-            await self.retryFired(service, generation: generation)
+            self.retryFired(service, generation: generation)
         }
     }
 

@@ -18,6 +18,8 @@ public struct LogCursor {
     /// The chain value the next segment must continue from; nil before the first segment read.
     private var chain: UInt32?
     private var finished = false
+    /// When set, damage in the last segment is an error like anywhere else, not a torn tail.
+    private let lastSegmentIsSealed: Bool
 
     /// The position of the last record read.
     public private(set) var lastPosition: LogPosition = .start
@@ -35,8 +37,9 @@ public struct LogCursor {
     private(set) var end: End?
 
     init(segments: [SegmentFile], fileSystem: any FileSystem, from lowerBound: LogPosition,
-         through upperBound: LogPosition?, startSegmentIndex: Int) {
+         through upperBound: LogPosition?, startSegmentIndex: Int, lastSegmentIsSealed: Bool = false) {
         precondition(startSegmentIndex >= 0 && startSegmentIndex <= segments.count)
+        self.lastSegmentIsSealed = lastSegmentIsSealed
         self.segments = segments
         self.fileSystem = fileSystem
         self.lowerBound = lowerBound
@@ -102,7 +105,7 @@ public struct LogCursor {
 
     private mutating func handleInvalid(reason: String) throws {
         let scanner = scanner!
-        guard segmentIndex == segments.count - 1 else {
+        guard segmentIndex == segments.count - 1 && !lastSegmentIsSealed else {
             throw SegmentLogError.corruptFrame(file: scanner.fileName, offset: scanner.offset,
                                                reason: reason + " (in a sealed segment, where no write was in progress)")
         }

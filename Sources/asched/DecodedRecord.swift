@@ -1,0 +1,57 @@
+import AppServiceScheduler
+import SegmentLog
+
+/// A log record with its scheduler meaning, as the offline commands show it.
+struct DecodedRecord {
+    let record: LogRecord
+    let decoded: Result<SchedulerRecord, any Error>
+
+    init(_ record: LogRecord) {
+        self.record = record
+        decoded = Result { try SchedulerRecord.decode(typeCode: record.type, payload: record.payload) }
+    }
+
+    var typeName: String {
+        (try? decoded.get())?.typeName ?? "unknown-\(record.type)"
+    }
+
+    var service: String? { (try? decoded.get())?.service }
+
+    /// The transaction the record is about, if any.
+    var transactionID: UInt64? {
+        switch try? decoded.get() {
+        case .transactionCreated(_, let id, _, _, _, _), .sendStarted(_, let id, _), .sendSucceeded(_, let id),
+             .sendFailed(_, let id, _), .transactionCompleted(_, let id):
+            id
+        default:
+            nil
+        }
+    }
+
+    /// A short human summary of the payload.
+    var summary: String {
+        switch decoded {
+        case .failure(let error):
+            return "undecodable: \(error)"
+        case .success(let record):
+            switch record {
+            case .enqueued(_, let items):
+                return "\(items.events.count) events, \(items.ephemeral.count) ephemeral, \(items.toDevice.count) to-device"
+            case .transactionCreated(_, let id, let events, let ephemeral, let toDevice, _):
+                return "txn \(id) takes \(events) events, \(ephemeral) ephemeral, \(toDevice) to-device"
+            case .sendStarted(_, let id, let attempt):
+                return "txn \(id) attempt \(attempt)"
+            case .sendSucceeded(_, let id), .transactionCompleted(_, let id):
+                return "txn \(id)"
+            case .sendFailed(_, let id, let reason):
+                return "txn \(id): \(reason)"
+            case .serviceDown, .serviceUp, .forcedRetry:
+                return ""
+            case .backoffScheduled(_, let counter, let delay, let due):
+                return "retry \(counter) after \(delay) at \(Timestamp.iso8601(due))"
+            case .checkpoint(let state):
+                return "state of \(state.services.count) services"
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import AppServiceScheduler
+import ArgumentParser
+import Foundation
+import SegmentLog
+
+/// `asched inspect`: segments, record counts, services and what compaction would reclaim.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Summarize a log: segments, record types, services, reclaimable space.",
+        discussion: """
+            Reads the whole log once (checking it as `verify` does) without writing anything.
+
+            Example:
+              asched inspect /var/lib/asched
+            """)
+
+    @OptionGroup var log: LogDirectoryOptions
+
+    func run() throws {
+        let survey = try LogSurvey(directory: log.directory)
+        print("log \(log.directory): \(survey.report.segments.count) segments, \(survey.records) records, \(survey.fileBytes) bytes")
+        print("")
+        print("segment               id  positions            records     bytes  payload stored/raw  chain")
+        for segment in survey.report.segments {
+            let positions = segment.positions.map { "\($0.lowerBound)–\($0.upperBound)" } ?? "(empty)"
+            let ratio = segment.storedPayloadBytes == 0 ? 1 : Double(segment.rawPayloadBytes) / Double(segment.storedPayloadBytes)
+            let chain = segment.chainVerified.map { $0 ? "ok" : "BROKEN" } ?? "—"
+            print(pad(segment.fileName, 20) + " " + pad("\(segment.segmentId)", 3, right: true) + "  " + pad(positions, 19)
+                  + pad("\(segment.records)", 9, right: true) + pad("\(segment.fileBytes)", 10, right: true)
+                  + pad("\(segment.storedPayloadBytes)/\(segment.rawPayloadBytes) (\(String(format: "%.2f", ratio))x)", 20, right: true)
+                  + "  " + chain + (segment.isLast ? "  (last: appended to)" : "  (sealed)"))
+        }
+        print("")
+        print("records by type:")
+        for (type, count) in survey.countsByType.sorted(by: { $0.key < $1.key }) {
+            print("  \(pad(type, 22)) \(count)")
+        }
+        print("")
+        let statuses = ServiceStatus.all(in: survey.fold.state)
+        if statuses.isEmpty { print("no services yet") }
+        for status in statuses { print(StateText.describe(status)) }
+        print("")
+        let live = SchedulerRecord.checkpoint(survey.fold.state).encoded().count + 24 + 40
+        let dead = max(0, survey.fileBytes - live)
+        let fraction = survey.fileBytes == 0 ? 0 : Double(dead) / Double(survey.fileBytes) * 100
+        print("compaction: the pending state fits in a \(live)-byte checkpoint; \(dead) of \(survey.fileBytes) bytes "
+              + "(\(String(format: "%.1f", fraction))%) are history it would reclaim")
+        if !survey.problems.isEmpty {
+            print("")
+            for problem in survey.problems { print(problem) }
+        }
+    }
+
+    private func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+        let padding = String(repeating: " ", count: max(0, width - text.count))
+        return right ? padding + text : text + padding
+    }
+}
