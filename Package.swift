@@ -53,7 +53,7 @@ let package = Package(
         ),
         .target(
             name: "AppServiceHTTP",
-            dependencies: ["AppServiceScheduler", .product(name: "Yams", package: "Yams")],
+            dependencies: ["AppServiceScheduler", "SegmentLog", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -19,6 +19,8 @@ final class GroupCommitter: @unchecked Sendable {
         var durablePosition: LogPosition
         var lastSync = ContinuousClock.now
         var statistics = LogStatistics()
+        /// The segment appends go to; every segment before it is sealed.
+        var activeSegmentId: UInt64
     }
 
     private let queue = DispatchQueue(label: "SegmentLog.commit")
@@ -31,12 +33,13 @@ final class GroupCommitter: @unchecked Sendable {
         self.writer = writer
         self.policy = policy
         self.state = Mutex(State(nextPosition: nextPosition, writtenPosition: lastPosition,
-                                 durablePosition: lastPosition))
+                                 durablePosition: lastPosition, activeSegmentId: writer.segmentId))
     }
 
     var writtenPosition: LogPosition { state.withLock { $0.writtenPosition } }
     var durablePosition: LogPosition { state.withLock { $0.durablePosition } }
     var statistics: LogStatistics { state.withLock { $0.statistics } }
+    var activeSegmentId: UInt64 { state.withLock { $0.activeSegmentId } }
 
     /// Adds `payloads` to the next batch as consecutive records, in call order.
     func submit(_ payloads: [PreparedPayload]) throws(SegmentLogError) -> PendingAppend {
@@ -125,6 +128,7 @@ final class GroupCommitter: @unchecked Sendable {
             state.statistics.writes = writer.writes
             state.statistics.syncs = writer.syncs
             state.statistics.segmentsCreated = writer.segmentsCreated
+            state.activeSegmentId = writer.segmentId
         }
     }
 

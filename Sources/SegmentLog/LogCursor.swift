@@ -23,6 +23,8 @@ public struct LogCursor {
 
     /// The position of the last record read.
     public private(set) var lastPosition: LogPosition = .start
+    /// How many records ``next()`` has returned.
+    public private(set) var recordsReturned = 0
     /// Invalid bytes found at the end of the last segment instead of more records.
     public private(set) var tornTail: TornTail?
 
@@ -99,6 +101,7 @@ public struct LogCursor {
         guard position >= lowerBound else { return nil }
         let location = RecordLocation(segmentFileName: segments[segmentIndex].name, offset: frame.offset,
                                       storedBytes: frame.header.storedLength, isCompressed: frame.header.isCompressed)
+        recordsReturned += 1
         return LogRecord(position: position, type: frame.header.type,
                          payload: try scanner!.payload(of: frame), location: location)
     }
@@ -117,6 +120,7 @@ public struct LogCursor {
 
     private mutating func finishSegment(validBytes: Int) throws {
         let scanner = scanner!
+        chain = segmentHeader!.chainAfter(frames: chain!)
         end = End(segment: segments[segmentIndex], header: segmentHeader!, validBytes: validBytes,
                   fileSize: scanner.fileSize, chain: chain!)
         try scanner.file.close()

@@ -10,7 +10,10 @@ struct LogRecovery {
 
     static func resume(directory: String, fileSystem: any FileSystem) throws -> LogRecovery {
         let segments = try SegmentFile.list(in: directory, fileSystem: fileSystem)
-        guard !segments.isEmpty else { return try startEmptyLog(directory: directory, fileSystem: fileSystem) }
+        guard !segments.isEmpty else {
+            return try start(SegmentHeader(segmentId: 1, firstPosition: LogPosition(rawValue: 1), previousChain: 0),
+                             after: .start, directory: directory, fileSystem: fileSystem)
+        }
         try checkHeaders(of: segments, fileSystem: fileSystem)
         var cursor = LogCursor(segments: segments, fileSystem: fileSystem, from: .start, through: nil,
                                startSegmentIndex: 0)
@@ -28,6 +31,12 @@ struct LogRecovery {
             try file.synchronizeData()
         }
         let next = lastPosition == .start ? end.header.firstPosition : max(lastPosition.next, end.header.firstPosition)
+        if end.header.replacement != nil {
+            // A compacted segment's chain ends at the value it stands in for, so nothing may be
+            // appended to it: continue in a new segment.
+            return try start(SegmentHeader(segmentId: end.segment.segmentId + 1, firstPosition: next, previousChain: end.chain),
+                             after: lastPosition, directory: directory, fileSystem: fileSystem)
+        }
         return LogRecovery(segment: end.segment, writeOffset: end.validBytes, chain: end.chain,
                            lastPosition: lastPosition, nextPosition: next, tornTail: cursor.tornTail)
     }
@@ -47,14 +56,15 @@ struct LogRecovery {
         }
     }
 
-    private static func startEmptyLog(directory: String, fileSystem: any FileSystem) throws -> LogRecovery {
-        let header = SegmentHeader(segmentId: 1, firstPosition: LogPosition(rawValue: 1), previousChain: 0)
+    /// Creates the segment `header` describes and resumes there.
+    private static func start(_ header: SegmentHeader, after lastPosition: LogPosition, directory: String,
+                              fileSystem: any FileSystem) throws -> LogRecovery {
         let file = try SegmentWriter.createSegment(fileSystem: fileSystem, directory: directory, header: header,
                                                    prepared: nil, preallocateBytes: nil)
         try file.close()
-        return LogRecovery(segment: SegmentFile(segmentId: 1, name: SegmentFileName.name(for: 1),
-                                                path: directory + "/" + SegmentFileName.name(for: 1)),
-                           writeOffset: SegmentHeader.byteCount, chain: 0, lastPosition: .start,
-                           nextPosition: LogPosition(rawValue: 1), tornTail: nil)
+        let name = SegmentFileName.name(for: header.segmentId)
+        return LogRecovery(segment: SegmentFile(segmentId: header.segmentId, name: name, path: directory + "/" + name),
+                           writeOffset: SegmentHeader.byteCount, chain: header.previousChain, lastPosition: lastPosition,
+                           nextPosition: header.firstPosition, tornTail: nil)
     }
 }

@@ -4,9 +4,15 @@ struct SegmentFile: Sendable, Equatable {
     let name: String
     let path: String
 
-    /// The segments in `directory`, in log order. Other files (temporary, lock, `.broken`
-    /// copies, names not in the canonical form) are skipped.
+    /// The segments in `directory`, in log order, without those a compacted segment replaces.
     static func list(in directory: String, fileSystem: any FileSystem) throws -> [SegmentFile] {
+        try listing(in: directory, fileSystem: fileSystem).live
+    }
+
+    /// The live segments of `directory`, and those a compacted segment replaces (what a crash
+    /// between compaction's rename and its deletions leaves; ignored, and removed by a writer).
+    /// Other files (temporary, lock, `.broken` copies, non-canonical names) are skipped.
+    static func listing(in directory: String, fileSystem: any FileSystem) throws -> (live: [SegmentFile], replaced: [SegmentFile]) {
         guard fileSystem.directoryExists(at: directory) else {
             throw SegmentLogError.notALogDirectory(path: directory, reason: "no such directory")
         }
@@ -15,10 +21,14 @@ struct SegmentFile: Sendable, Equatable {
                 SegmentFile(segmentId: $0, name: name, path: directory + "/" + name)
             }
         }.sorted { $0.segmentId < $1.segmentId }
-        for (earlier, later) in zip(segments, segments.dropFirst()) {
-            assert(earlier.segmentId < later.segmentId, "segment ids are unique file names")
+        // A header that cannot be read replaces nothing; reading the segment reports it.
+        let replacedRanges = segments.compactMap { segment -> ClosedRange<UInt64>? in
+            guard let first = (try? segment.readHeader(fileSystem: fileSystem))?.replacement?.firstReplacedSegmentId,
+                  first < segment.segmentId else { return nil }
+            return first...(segment.segmentId - 1)
         }
-        return segments
+        let isReplaced = { (segment: SegmentFile) in replacedRanges.contains { $0.contains(segment.segmentId) } }
+        return (segments.filter { !isReplaced($0) }, segments.filter(isReplaced))
     }
 
     /// Reads and checks this segment's header from `file`, opened on it.

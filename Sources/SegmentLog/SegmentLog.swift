@@ -17,9 +17,11 @@ public final class SegmentLog: Sendable {
     public let directory: String
     /// Invalid bytes cut from the end of the last segment when the log was opened, if any.
     public let tornTail: TornTail?
-    private let configuration: Configuration
-    private let committer: GroupCommitter
+    let configuration: Configuration
+    let committer: GroupCommitter
     private let lockRelease: Mutex<(any OpenFile)?>
+    /// Set while a compaction runs; two at once would replace the same segments.
+    let compacting = Mutex(false)
 
     private init(directory: String, configuration: Configuration, tornTail: TornTail?,
                  committer: GroupCommitter, lock: any OpenFile) {
@@ -107,13 +109,17 @@ public final class SegmentLog: Sendable {
         }
     }
 
-    /// Removes what an interrupted segment creation or preparation left behind.
+    /// Removes what an interrupted segment creation, preparation or compaction left behind.
     private static func removeLeftovers(in directory: String, fileSystem: any FileSystem) throws {
         var removed = false
         for name in try fileSystem.contentsOfDirectory(at: directory)
         where name.hasSuffix(SegmentFileName.suffix + SegmentFileName.temporarySuffix)
             || name == SegmentFileName.preallocatedName {
             try fileSystem.removeFile(at: directory + "/" + name)
+            removed = true
+        }
+        for segment in try SegmentFile.listing(in: directory, fileSystem: fileSystem).replaced {
+            try fileSystem.removeFile(at: segment.path)
             removed = true
         }
         // Leftovers are unnamed data; syncing their removal keeps a crash from resurrecting them.

@@ -7,7 +7,8 @@ final class SegmentWriter {
     private let preallocation: Preallocation
     private let preallocator: SegmentPreallocator?
     private var file: any OpenFile
-    private var segmentId: UInt64
+    /// The segment being appended to.
+    private(set) var segmentId: UInt64
     private var writeOffset: Int
     /// The chain value over every frame written so far.
     private(set) var chain: UInt32

@@ -27,11 +27,11 @@ public enum LogFixtures {
             case "torn-tail":
                 let last = directory + "/" + segments.last!
                 let bytes = try read(last, fileSystem)
-                try replace(last, with: bytes + Array(bytes[40..<70]), fileSystem)
+                try replace(last, with: bytes + Array(bytes[56..<86]), fileSystem)
             case "corrupt-middle":
                 let second = directory + "/" + segments[1]
                 var bytes = try read(second, fileSystem)
-                bytes[40 + 24 + 3] ^= 0x01
+                bytes[56 + 24 + 3] ^= 0x01
                 try replace(second, with: bytes, fileSystem)
             case "missing-segment":
                 try fileSystem.removeFile(at: directory + "/" + segments[1])

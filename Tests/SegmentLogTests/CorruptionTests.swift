@@ -86,8 +86,8 @@ import Testing
         let log = try await makeLog(disk)
         var bytes = try log.directory.bytes(of: log.segments[0])
         bytes[8] = 9
-        let checksum = CRC32CReference.checksum(Array(bytes[0..<36]), seed: 0)
-        bytes.replaceSubrange(36..<40, with: (0..<4).map { UInt8(truncatingIfNeeded: checksum >> ($0 * 8)) })
+        let checksum = CRC32CReference.checksum(Array(bytes[0..<52]), seed: 0)
+        bytes.replaceSubrange(52..<56, with: (0..<4).map { UInt8(truncatingIfNeeded: checksum >> ($0 * 8)) })
         try log.directory.replace(log.segments[0], with: bytes)
         expectOpenFails(log.directory, with: .unsupportedFormatVersion(file: log.segments[0], found: 9, supported: 1),
                         "a header written by version 9")

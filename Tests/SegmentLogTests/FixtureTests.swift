@@ -28,7 +28,8 @@ import Testing
         let directory = try copy("torn-tail")
         let log = try directory.open(segmentSizeBytes: LogFixtures.segmentSizeBytes)
         let tail = try #require(log.tornTail)
-        #expect(tail.segmentFileName == "0000000000000005.seg" && tail.offset == 140 && tail.discardedBytes == 30)
+        let cleanLastSegment = try FileManager.default.attributesOfItem(atPath: Self.root + "/clean/0000000000000005.seg")[.size] as! Int
+        #expect(tail.segmentFileName == "0000000000000005.seg" && tail.offset == cleanLastSegment && tail.discardedBytes == 30)
         #expect(log.lastPosition == LogPosition(rawValue: UInt64(LogFixtures.recordCount)))
         try await log.close()
     }
@@ -36,7 +37,7 @@ import Testing
     @Test func corruptMiddleFixtureIsRefusedWithFileAndOffset() throws {
         let directory = try copy("corrupt-middle")
         #expect(throws: SegmentLogError.corruptFrame(
-            file: directory.path + "/0000000000000002.seg", offset: 40,
+            file: directory.path + "/0000000000000002.seg", offset: 56,
             reason: "checksum mismatch: frame says 0x" + storedChecksum(directory) + ", contents give 0x" + computedChecksum(directory)
                 + " (in a sealed segment, where no write was in progress)")) {
             _ = try directory.open(segmentSizeBytes: LogFixtures.segmentSizeBytes)
@@ -69,10 +70,10 @@ import Testing
 
     private func frameChecksums(_ directory: TestDirectory) throws -> (stored: UInt32, computed: UInt32) {
         let bytes = try directory.bytes(of: directory.path + "/0000000000000002.seg")
-        let length = Int(bytes[40]) | Int(bytes[41]) << 8
-        let stored = bytes[60..<64].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        let payload = Array(bytes[64..<64 + length])
-        let computed = CRC32CReference.checksum(Array(bytes[40..<60]), seed: CRC32CReference.checksum(payload, seed: 0))
+        let length = Int(bytes[56]) | Int(bytes[57]) << 8
+        let stored = bytes[76..<80].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let payload = Array(bytes[80..<80 + length])
+        let computed = CRC32CReference.checksum(Array(bytes[56..<76]), seed: CRC32CReference.checksum(payload, seed: 0))
         return (stored, computed)
     }
 

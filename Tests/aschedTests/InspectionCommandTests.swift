@@ -153,8 +153,10 @@ import Testing
         for number in 100..<140 {
             _ = try await scheduler.enqueue(EventBatch(events: [TestLog.event(number)]), for: "irc")
             if number % 10 == 0 {
-                #expect(try AschedBinary.run(["dump", log.directory, "--json"]).status == 0)
-                #expect(try AschedBinary.run(["inspect", log.directory]).status == 0)
+                let dump = try AschedBinary.run(["dump", log.directory, "--json"])
+                #expect(dump.status == 0, "\(dump.standardError)")
+                let inspect = try AschedBinary.run(["inspect", log.directory])
+                #expect(inspect.status == 0, "\(inspect.standardError)")
             }
         }
         try await scheduler.close()

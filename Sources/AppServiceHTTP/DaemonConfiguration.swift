@@ -1,0 +1,185 @@
+import AppServiceScheduler
+import Foundation
+import SegmentLog
+
+/// The settings of `asched serve`, read from the YAML file given with `--config`.
+///
+/// ```yaml
+/// data_dir: /var/lib/asched          # default ./asched-data
+/// listen: 127.0.0.1:8448             # default 127.0.0.1:8448; quote IPv6: "[::1]:8448"
+/// ingest_token: s3cret               # default none; required unless listen is loopback
+/// fsync: always                      # always (default), never, or interval 5ms
+/// segment_size: 64MiB                # default 64MiB; 4KiB to 4GiB
+/// compression: lz4                   # lz4 (default) or none
+/// max_events_per_transaction: 100    # default 100
+/// max_ephemeral_per_transaction: 100 # default 100
+/// max_to_device_per_transaction: 100 # default 100
+/// backoff_initial: 2s                # default 2s
+/// backoff_max: 512s                  # default 512s; at least backoff_initial
+/// max_body_size: 1MiB                # default 1MiB; 1KiB to 16MiB
+/// registrations: [irc.yaml]          # default none
+/// ```
+///
+/// Sizes, durations and `fsync` follow a strict syntax, described on each key's property. Every
+/// key is optional and a key with no value takes its default. An unknown key is an error, so a
+/// misspelt key is never silently ignored. Relative paths (`data_dir`, `registrations`) are
+/// resolved against the directory of the configuration file, so the daemon reads the same files
+/// whatever its working directory; without a file, `data_dir` is relative to the working directory.
+public struct DaemonConfiguration: Sendable {
+    /// Where the log lives (`data_dir`). Default `./asched-data`, which a configuration file,
+    /// like any relative path in it, resolves against its own directory.
+    public var dataDirectory = "./asched-data"
+    /// The host the HTTP API listens on (`listen`: `host:port`, before the colon; an IPv6 host
+    /// goes in brackets, and the value in quotes since YAML reads `[` as a list). Default `127.0.0.1`.
+    public var listenHost = "127.0.0.1"
+    /// The port the HTTP API listens on (`listen`, after the colon); 0 picks a free one.
+    /// Default 8448.
+    public var listenPort = 8448
+    /// The bearer token HTTP API clients present (`ingest_token`). Default nil, which the
+    /// daemon accepts only on a loopback address; loading a file that listens elsewhere without
+    /// a token fails.
+    public var ingestToken: String?
+    /// When appends reach stable storage (`fsync`: `always`, `never`, or `interval` and a
+    /// duration, as in `interval 5ms`). Default `always`.
+    public var syncPolicy: SyncPolicy = .always
+    /// The size at which a log segment is sealed (`segment_size`: bytes, or a whole number with
+    /// `KiB`, `MiB` or `GiB`, as in `64MiB`). Default 64 MiB.
+    public var segmentSizeBytes = 64 << 20
+    /// How log payloads are compressed (`compression`: `lz4` or `none`). Default LZ4 for
+    /// payloads of 128 bytes or more.
+    public var compression: Compression = .default
+    /// Caps per transaction (`max_events_per_transaction`, `max_ephemeral_per_transaction`,
+    /// `max_to_device_per_transaction`). Default 100 each.
+    public var limits = TransactionLimits()
+    /// The recoverer's backoff (`backoff_initial`, `backoff_max`: a whole number with `ms`, `s`
+    /// or `m`, as in `2s`). Default 2 s doubling up to 512 s.
+    public var backoff = BackoffPolicy()
+    /// The largest HTTP request body accepted (`max_body_size`, a size). Default 1 MiB.
+    public var bodyBytesMax = 1 << 20
+    /// The application services, read from the files listed in `registrations`. Default none.
+    public var registrations: [Registration] = []
+
+    /// 4 KiB still holds a segment header and a frame; the upper bound catches a typo such as
+    /// `64GiB` before it preallocates the disk away.
+    static let segmentSizeRange = (4 << 10)...(4 << 30)
+    /// An enqueued body is stored as one log record, so it cannot exceed the log's record bound.
+    static let bodySizeRange = (1 << 10)...SegmentLog.Configuration().recordBytesMax
+    static let knownKeys: Set<String> = [
+        "data_dir", "listen", "ingest_token", "fsync", "segment_size", "compression",
+        "max_events_per_transaction", "max_ephemeral_per_transaction", "max_to_device_per_transaction",
+        "backoff_initial", "backoff_max", "max_body_size", "registrations",
+    ]
+
+    /// The defaults listed on each property.
+    public init() {}
+
+    /// Reads the configuration file at `path`, and the registrations it lists; nil gives
+    /// ``init()``'s defaults.
+    public static func load(path: String?) throws(ConfigurationError) -> DaemonConfiguration {
+        guard let path else { return DaemonConfiguration() }
+        return try DaemonConfiguration(mapping: YAMLMapping.load(path: path))
+    }
+
+    /// Parses a configuration from YAML text; `file` names it in errors and its directory
+    /// anchors relative paths.
+    public init(yaml: String, file: String) throws(ConfigurationError) {
+        try self.init(mapping: YAMLMapping.parse(yaml: yaml, file: file))
+    }
+
+    private init(mapping: YAMLMapping) throws(ConfigurationError) {
+        try mapping.rejectUnknownKeys(Self.knownKeys)
+        let directory = URL(fileURLWithPath: mapping.file).deletingLastPathComponent()
+        let dataDirectory = try mapping.string("data_dir")
+        self.dataDirectory = Self.resolve(dataDirectory ?? self.dataDirectory, against: directory)
+        if let (host, port) = try mapping.listenAddress("listen") {
+            (listenHost, listenPort) = (host, port)
+        }
+        ingestToken = try mapping.string("ingest_token")
+        if ingestToken == nil && !listensOnLoopback {
+            throw .missingKey(file: mapping.file, key: "ingest_token",
+                              reason: "required because listen (\(listenHost)) is not a loopback address")
+        }
+        if ingestToken?.isEmpty == true { throw mapping.invalid("ingest_token", "must not be empty") }
+        syncPolicy = try mapping.syncPolicy("fsync") ?? syncPolicy
+        segmentSizeBytes = try mapping.size("segment_size", in: Self.segmentSizeRange) ?? segmentSizeBytes
+        compression = try Self.compression(in: mapping) ?? compression
+        limits = try Self.limits(in: mapping)
+        backoff = try Self.backoff(in: mapping)
+        bodyBytesMax = try mapping.size("max_body_size", in: Self.bodySizeRange) ?? bodyBytesMax
+        registrations = try Self.registrations(in: mapping, directory: directory)
+    }
+
+    private static func compression(in mapping: YAMLMapping) throws(ConfigurationError) -> Compression? {
+        switch try mapping.string("compression") {
+        case nil: return nil
+        case "lz4": return .default
+        case "none": return Compression.none
+        case let text?: throw mapping.invalid("compression", "\"\(text)\" is not lz4 or none")
+        }
+    }
+
+    private static func limits(in mapping: YAMLMapping) throws(ConfigurationError) -> TransactionLimits {
+        let defaults = TransactionLimits()
+        return TransactionLimits(
+            eventsMax: try mapping.positiveCount("max_events_per_transaction") ?? defaults.eventsMax,
+            ephemeralMax: try mapping.positiveCount("max_ephemeral_per_transaction") ?? defaults.ephemeralMax,
+            toDeviceMax: try mapping.positiveCount("max_to_device_per_transaction") ?? defaults.toDeviceMax)
+    }
+
+    private static func backoff(in mapping: YAMLMapping) throws(ConfigurationError) -> BackoffPolicy {
+        let defaults = BackoffPolicy()
+        let initial = try mapping.duration("backoff_initial") ?? defaults.initial
+        let maximum = try mapping.duration("backoff_max") ?? defaults.maximum
+        guard initial <= maximum else {
+            throw mapping.invalid("backoff_initial", "\(initial) is longer than backoff_max (\(maximum))")
+        }
+        return BackoffPolicy(initial: initial, maximum: maximum)
+    }
+
+    private static func registrations(in mapping: YAMLMapping, directory: URL) throws(ConfigurationError) -> [Registration] {
+        var registrations: [Registration] = []
+        for (index, node) in try mapping.list("registrations").enumerated() {
+            guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
+                throw mapping.invalid("registrations[\(index)]", "must be the path of a registration file")
+            }
+            let registration: Registration
+            do {
+                registration = try Registration.load(path: resolve(scalar.string, against: directory))
+            } catch .unreadable(let file, let reason) {
+                // A missing registration is most often a wrong path here, so point at the entry.
+                throw mapping.invalid("registrations[\(index)]", "cannot read \(file): \(reason)")
+            }
+            if let earlier = registrations.first(where: { $0.id == registration.id }) {
+                throw mapping.invalid("registrations[\(index)]",
+                                      "service id \"\(registration.id)\" is already registered by \(earlier.file)")
+            }
+            registrations.append(registration)
+        }
+        return registrations
+    }
+
+    private static func resolve(_ path: String, against directory: URL) -> String {
+        path.hasPrefix("/") ? path : directory.appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    /// Whether ``listenHost`` is a loopback address, where the API may run without a token.
+    public var listensOnLoopback: Bool { YAMLMapping.isLoopback(host: listenHost) }
+
+    /// The scheduler's settings: ``limits``, ``backoff``, and the log's segment size, sync
+    /// policy and compression.
+    public var schedulerConfiguration: SchedulerConfiguration {
+        var configuration = SchedulerConfiguration()
+        configuration.limits = limits
+        configuration.backoff = backoff
+        configuration.log.segmentSizeBytes = segmentSizeBytes
+        configuration.log.syncPolicy = syncPolicy
+        configuration.log.compression = compression
+        return configuration
+    }
+
+    /// The services to schedule, one per registration, in file order.
+    public var serviceDescriptors: [ServiceDescriptor] { registrations.map(\.descriptor) }
+
+    /// A router over ``registrations``.
+    public var router: NamespaceRouter { NamespaceRouter(registrations: registrations) }
+}

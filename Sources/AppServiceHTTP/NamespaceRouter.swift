@@ -1,0 +1,52 @@
+import Foundation
+
+/// Decides which application services an event goes to, from their registrations' namespaces,
+/// as Synapse's `ApplicationService.is_interested_in_event` does for the fields an event carries.
+///
+/// A service receives an event when any of these holds:
+/// - the event's `sender` matches one of its user namespaces;
+/// - the event's `room_id` matches one of its room namespaces;
+/// - the event is an `m.room.member` event whose `state_key` (the member) matches one of its
+///   user namespaces.
+///
+/// Exclusive and non-exclusive namespaces route alike: exclusivity governs who may claim ids,
+/// which is the homeserver's concern, not who is told about events. Alias namespaces are not
+/// used, since matching them needs the room's aliases, which only the homeserver can look up;
+/// nor is the service's own `sender_localpart` user, since the server name is not known here.
+///
+/// ```swift
+/// let router = NamespaceRouter(registrations: configuration.registrations)
+/// let services = router.serviceIDs(for: ["sender": "@irc_alice:example.org", "type": "m.room.message"])
+/// ```
+public struct NamespaceRouter: Sendable {
+    /// The registrations consulted, in the order given.
+    public let registrations: [Registration]
+
+    /// A router over `registrations`, whose ids must be distinct.
+    public init(registrations: [Registration]) {
+        precondition(Set(registrations.map(\.id)).count == registrations.count,
+                     "registrations given to a NamespaceRouter must have distinct ids")
+        self.registrations = registrations
+    }
+
+    /// The ids of the services `event` goes to, in registration order; empty when none.
+    /// Fields that are absent or not strings match nothing.
+    public func serviceIDs(for event: [String: Any]) -> [String] {
+        let sender = event["sender"] as? String
+        let roomID = event["room_id"] as? String
+        let member = event["type"] as? String == "m.room.member" ? event["state_key"] as? String : nil
+        return registrations.filter { registration in
+            let users = registration.userNamespaces
+            let rooms = registration.roomNamespaces
+            return sender.map { id in users.contains { $0.matches(id) } } == true
+                || roomID.map { id in rooms.contains { $0.matches(id) } } == true
+                || member.map { id in users.contains { $0.matches(id) } } == true
+        }.map(\.id)
+    }
+
+    /// Like ``serviceIDs(for:)`` for an event given as JSON; nil when `json` is not a JSON object.
+    public func serviceIDs(forEventJSON json: Data) -> [String]? {
+        guard let event = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else { return nil }
+        return serviceIDs(for: event)
+    }
+}

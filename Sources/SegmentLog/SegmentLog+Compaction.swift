@@ -1,0 +1,87 @@
+extension SegmentLog {
+    /// Replaces every sealed segment with one compacted segment holding the records
+    /// `summarize` returns for them, while appends to the active segment go on.
+    ///
+    /// `summarize` reads the sealed records from the cursor it is given, in order, and returns
+    /// records that stand in for all of them (a checkpoint of the state they fold to); there
+    /// must be no more of them than records read. They take the last positions up to the last
+    /// sealed record's, so positions stay strictly increasing and every later position is
+    /// unchanged. Returns nil when no segment is sealed yet.
+    ///
+    /// Crash-safe at every step: the compacted segment is written under a temporary name and
+    /// synced, renamed over the last sealed segment (the commit point: its header says which
+    /// segments it replaces, so readers ignore them from then on), the directory synced, and only
+    /// then are the replaced segments deleted.
+    ///
+    /// ```swift
+    /// let report = try await log.compactSealedSegments { cursor in
+    ///     var state = MyState()
+    ///     while let record = try cursor.next() { state.apply(record) }
+    ///     return state.checkpointEntries()
+    /// }
+    /// ```
+    public func compactSealedSegments(summarize: (inout LogCursor) throws -> [LogEntry]) async throws -> CompactionReport? {
+        let started = ContinuousClock.now
+        let fileSystem = configuration.fileSystem
+        guard compacting.withLock({ busy in defer { busy = true }; return !busy }) else {
+            preconditionFailure("compactSealedSegments called while another compaction of this log runs")
+        }
+        defer { compacting.withLock { $0 = false } }
+        let sealed = try SegmentFile.list(in: directory, fileSystem: fileSystem)
+            .filter { $0.segmentId < committer.activeSegmentId }
+        guard let firstSealed = sealed.first, let lastSealed = sealed.last else { return nil }
+        let firstHeader = try firstSealed.readHeader(fileSystem: fileSystem)
+        var cursor = LogCursor(segments: sealed, fileSystem: fileSystem, from: .start, through: nil,
+                               startSegmentIndex: 0, lastSegmentIsSealed: true)
+        let entries = try summarize(&cursor)
+        while try cursor.next() != nil {}
+        let recordsBefore = cursor.recordsReturned
+        let end = cursor.end!
+        precondition(entries.count <= recordsBefore, "compaction must not produce more records (\(entries.count)) than it replaces (\(recordsBefore))")
+        let through = cursor.lastPosition
+        let header = SegmentHeader(
+            segmentId: lastSealed.segmentId,
+            firstPosition: LogPosition(rawValue: max(1, through.rawValue + 1 - UInt64(entries.count))),
+            previousChain: firstHeader.previousChain,
+            replacement: .init(firstReplacedSegmentId: firstSealed.segmentId, endChain: end.chain))
+        var bytesBefore = 0
+        for segment in sealed {
+            let file = try fileSystem.openFile(at: segment.path, mode: .readOnly)
+            defer { try? file.close() }
+            bytesBefore += try file.size()
+        }
+        let bytesAfter = try writeCompacted(header, entries: entries, replacing: lastSealed)
+        for segment in sealed.dropLast() { try fileSystem.removeFile(at: segment.path) }
+        // The deletions need not survive a crash (replaced segments are ignored, then removed at
+        // open), but syncing them returns the space for good.
+        try fileSystem.synchronizeDirectory(at: directory)
+        return CompactionReport(segmentsReplaced: sealed.count, recordsBefore: recordsBefore, recordsAfter: entries.count,
+                                bytesBefore: bytesBefore, bytesAfter: bytesAfter, throughPosition: through,
+                                duration: ContinuousClock.now - started)
+    }
+
+    /// Writes the compacted segment and renames it over `lastSealed`; returns its size.
+    private func writeCompacted(_ header: SegmentHeader, entries: [LogEntry], replacing lastSealed: SegmentFile) throws -> Int {
+        let fileSystem = configuration.fileSystem
+        let temporary = lastSealed.path + SegmentFileName.temporarySuffix
+        if fileSystem.fileExists(at: temporary) { try fileSystem.removeFile(at: temporary) }
+        let file = try fileSystem.openFile(at: temporary, mode: .createNew)
+        defer { try? file.close() }
+        var batch = EncodedBatch()
+        var position = header.firstPosition
+        for entry in entries {
+            let prepared = PreparedPayload(entry, compression: configuration.compression)
+            batch.append(position: position, type: prepared.type, flags: prepared.flags, payload: prepared.stored,
+                         rawLength: prepared.rawLength, payloadChecksum: prepared.checksum)
+            position = position.next
+        }
+        try file.write(header.encoded(), at: 0)
+        try file.write(batch.bytes, at: SegmentHeader.byteCount)
+        // Every byte must be on disk before the rename makes this file the log's beginning.
+        try file.synchronizeData()
+        try fileSystem.rename(from: temporary, to: lastSealed.path)
+        // The commit point: once the rename is durable, the replaced segments are ignored.
+        try fileSystem.synchronizeDirectory(at: directory)
+        return SegmentHeader.byteCount + batch.bytes.count
+    }
+}

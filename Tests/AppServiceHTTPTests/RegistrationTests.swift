@@ -1,0 +1,114 @@
+import AppServiceHTTP
+import Foundation
+import Testing
+
+struct RegistrationTests {
+    static let minimal = """
+        id: bot
+        url: http://127.0.0.1:9009
+        as_token: as_minimal_secret
+        hs_token: hs_minimal_secret
+        sender_localpart: bot
+
+        """
+
+    @Test func parsesTheIRCFixture() throws {
+        let irc = try Registration.load(path: Fixtures.path("registration-irc.yaml"))
+        #expect(irc.id == "irc")
+        #expect(irc.url.absoluteString == "http://127.0.0.1:9001")
+        #expect(irc.asToken == "as_irc_b7d1e0c94f2a4e3c8d61")
+        #expect(irc.hsToken == "hs_irc_5e2f8a1c07d94b6aa3f0")
+        #expect(irc.senderLocalpart == "appservice-irc")
+        #expect(irc.userNamespaces.map(\.regex) == [#"@irc_.*:example\.org"#, #"@ircwatch_.*:example\.org"#])
+        #expect(irc.userNamespaces.map(\.exclusive) == [true, false])
+        #expect(irc.aliasNamespaces.count == 1)
+        #expect(irc.roomNamespaces.isEmpty)
+        #expect(irc.receivesEphemeral, "de.sorunome.msc2409.push_ephemeral turns ephemeral on")
+        #expect(!irc.receivesToDevice)
+        #expect(irc.rateLimited == false)
+        #expect(irc.file == Fixtures.path("registration-irc.yaml"))
+        #expect(irc.descriptor.id == "irc" && irc.descriptor.receivesEphemeral && !irc.descriptor.receivesToDevice)
+    }
+
+    @Test func parsesTheSlackFixture() throws {
+        let slack = try Registration.load(path: Fixtures.path("registration-slack.yaml"))
+        #expect(slack.id == "slack")
+        #expect(slack.url.absoluteString == "http://127.0.0.1:9002/")
+        #expect(slack.userNamespaces.count == 1 && slack.roomNamespaces.count == 1)
+        #expect(slack.aliasNamespaces.isEmpty)
+        #expect(slack.receivesEphemeral && slack.receivesToDevice)
+        #expect(slack.rateLimited == nil)
+    }
+
+    @Test func optionalKeysDefaultToEmptyAndFalse() throws {
+        let registration = try Registration(yaml: Self.minimal, file: "minimal.yaml")
+        #expect(registration.userNamespaces.isEmpty && registration.aliasNamespaces.isEmpty)
+        #expect(registration.roomNamespaces.isEmpty)
+        #expect(!registration.receivesEphemeral && !registration.receivesToDevice)
+        #expect(registration.rateLimited == nil)
+    }
+
+    @Test(arguments: ["id", "url", "as_token", "hs_token", "sender_localpart"])
+    func requiredKeyMissing(key: String) {
+        let yaml = Self.minimal.split(separator: "\n").filter { !$0.hasPrefix(key + ":") }.joined(separator: "\n")
+        #expect(throws: ConfigurationError.missingKey(file: "r.yaml", key: key, reason: "a non-empty string is required")) {
+            try Registration(yaml: yaml, file: "r.yaml")
+        }
+    }
+
+    @Test(arguments: ["ftp://127.0.0.1/x", "127.0.0.1:9001", "http://", "not a url"])
+    func urlMustBeHTTP(url: String) {
+        let yaml = Self.minimal.replacingOccurrences(of: "http://127.0.0.1:9009", with: "'\(url)'")
+        let error = errorText { _ = try Registration(yaml: yaml, file: "r.yaml") }
+        #expect(error?.hasPrefix("r.yaml: url: ") == true, "\(error ?? "no error")")
+    }
+
+    @Test func badRegexNamesTheFileAndTheEntry() {
+        let yaml = Self.minimal + """
+            namespaces:
+              users:
+                - {regex: '@fine_.*', exclusive: true}
+                - {regex: '@broken_[', exclusive: false}
+            """
+        let error = errorText { _ = try Registration(yaml: yaml, file: "/etc/bad.yaml") }
+        #expect(error == #"/etc/bad.yaml: namespaces.users[1].regex: "@broken_[" is not a valid regular expression"#)
+    }
+
+    @Test func namespaceEntryNeedsExclusive() {
+        let yaml = Self.minimal + "namespaces:\n  rooms:\n    - regex: '!a.*'\n"
+        #expect(throws: ConfigurationError.missingKey(file: "r.yaml", key: "namespaces.rooms[0].exclusive",
+                                                       reason: "true or false is required")) {
+            try Registration(yaml: yaml, file: "r.yaml")
+        }
+    }
+
+    @Test func matchingIsAnchoredAtTheStartOnly() throws {
+        let yaml = Self.minimal + "namespaces:\n  users:\n    - {regex: '@irc_', exclusive: true}\n"
+        let namespace = try #require(try Registration(yaml: yaml, file: "r.yaml").userNamespaces.first)
+        #expect(namespace.matches("@irc_alice:example.org"), "the end need not match, as with re.match")
+        #expect(!namespace.matches("@x@irc_alice:example.org"), "the start must match")
+    }
+
+    @Test func tokensStayOutOfDescriptions() throws {
+        let irc = try Registration.load(path: Fixtures.path("registration-irc.yaml"))
+        var dumped = ""
+        dump(irc, to: &dumped)
+        for text in [String(describing: irc), String(reflecting: irc), "\(irc)", dumped] {
+            #expect(text.contains("irc"))
+            #expect(!text.contains(irc.asToken) && !text.contains(irc.hsToken))
+        }
+    }
+
+    @Test func tokensStayOutOfErrors() {
+        let cases = [
+            Self.minimal.replacingOccurrences(of: "hs_minimal_secret", with: "[hs_minimal_secret]"),
+            Self.minimal.replacingOccurrences(of: "as_minimal_secret", with: "\"as_minimal_secret"),
+            Self.minimal.replacingOccurrences(of: "as_minimal_secret", with: "as_minimal_secret: : ["),
+        ]
+        for yaml in cases {
+            let error = errorText { _ = try Registration(yaml: yaml, file: "r.yaml") }
+            #expect(error != nil)
+            #expect(error?.contains("minimal_secret") == false, "\(error ?? "")")
+        }
+    }
+}
