@@ -81,7 +81,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AppServiceHTTPTests",
-            dependencies: ["AppServiceHTTP"],
+            dependencies: ["AppServiceHTTP", "AppServiceScheduler", "SegmentLog"],
             swiftSettings: strictSettings
         ),
         .testTarget(

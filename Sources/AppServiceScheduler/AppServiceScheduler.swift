@@ -30,6 +30,9 @@ public actor AppServiceScheduler {
     var retryTasks: [String: Task<Void, Never>] = [:]
     private var observers: [UUID: AsyncStream<SchedulerEvent>.Continuation] = [:]
     var failure: SchedulerError?
+    /// Whether a compaction is running, and the log's segment count when the last one started.
+    var compacting = false
+    var segmentsAtLastCompaction = 0
 
     private init(log: SegmentLog, services: [ServiceDescriptor], transport: any Transport, clock: any SchedulerClock,
                  configuration: SchedulerConfiguration, state: SchedulerState) {
@@ -125,6 +128,28 @@ public actor AppServiceScheduler {
         return stream
     }
 
+    /// Compacts the log's sealed segments now: completed transactions and their events leave
+    /// the log. Returns nil when nothing was sealed or it was not worth it, or another
+    /// compaction is running. Appends continue meanwhile.
+    @discardableResult
+    public func compact() async throws -> CompactionReport? {
+        try checkOpen()
+        guard !compacting else { return nil }
+        compacting = true
+        defer { compacting = false }
+        segmentsAtLastCompaction = log.statistics.segmentsCreated
+        guard let report = try await SchedulerCompaction.compact(log) else { return nil }
+        emit(.compacted(report))
+        return report
+    }
+
+    /// Starts a compaction in the background when the policy says it is due.
+    private func compactIfDue() {
+        guard let threshold = configuration.compactAfterSealedSegments, !compacting, failure == nil,
+              log.statistics.segmentsCreated - segmentsAtLastCompaction >= threshold else { return }
+        Task { _ = try? await self.compact() }
+    }
+
     /// Statistics of the underlying log.
     public var logStatistics: LogStatistics { log.statistics }
 
@@ -163,6 +188,7 @@ public actor AppServiceScheduler {
             }
             configuration.onRecordApplied?(position, state)
         }
+        compactIfDue()
         return pending
     }
 

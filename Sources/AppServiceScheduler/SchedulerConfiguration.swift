@@ -6,6 +6,9 @@ public struct SchedulerConfiguration: Sendable {
     public var limits = TransactionLimits()
     /// The recoverer's backoff.
     public var backoff = BackoffPolicy()
+    /// Compact the log automatically once this many segments were sealed since the last
+    /// compaction; nil compacts only when ``AppServiceScheduler/compact()`` is called.
+    public var compactAfterSealedSegments: Int? = 4
     /// The log's settings (segment size, sync policy, compression, file system).
     public var log = SegmentLog.Configuration()
     /// Called with each record's position and the state right after it is applied, live and

@@ -1,3 +1,5 @@
+import SegmentLog
+
 /// What observers of ``AppServiceScheduler/events()`` see, after the deciding record is in
 /// the log.
 public enum SchedulerEvent: Sendable, Equatable {
@@ -13,4 +15,6 @@ public enum SchedulerEvent: Sendable, Equatable {
     case up(service: String)
     /// The recoverer will retry at `due`, `delay` after the failure.
     case retryScheduled(service: String, due: SchedulerInstant, delay: Duration)
+    /// The log's sealed segments were compacted.
+    case compacted(CompactionReport)
 }

@@ -38,7 +38,8 @@ extension SchedulerRecord {
             writer.write(counter)
             writer.write(signed: delay.milliseconds)
             writer.write(signed: due.millisecondsSinceEpoch)
-        case .checkpoint(let state):
+        case .checkpoint(let service, let state):
+            writer.write(service)
             writer.write(state)
         }
         return writer.bytes
@@ -88,7 +89,7 @@ extension SchedulerRecord {
         case 10:
             return .forcedRetry(service: try reader.readString())
         case 11:
-            return .checkpoint(try reader.readState())
+            return .checkpoint(service: try reader.readString(), state: try reader.readServiceState())
         default:
             throw BinaryReader.Failure(reason: "unknown record type \(typeCode)")
         }
@@ -113,26 +114,22 @@ extension BinaryWriter {
         }
     }
 
-    mutating func write(_ state: SchedulerState) {
-        write(state.services.count)
-        for (id, service) in state.services.sorted(by: { $0.key < $1.key }) {
-            write(id)
-            write(service.status == .up ? 0 : 1)
-            write(service.queued)
-            write(service.pending.count)
-            for transaction in service.pending {
-                write(transaction.id)
-                write(UInt64(transaction.fields.rawValue))
-                write(transaction.attempts)
-                write(transaction.items)
-            }
-            write(service.inFlight ?? 0)
-            write(service.nextTransactionID)
-            write(service.lastCompletedTransactionID ?? 0)
-            write(service.backoffCounter)
-            write(service.retryDue == nil ? 0 : 1)
-            write(signed: service.retryDue?.millisecondsSinceEpoch ?? 0)
+    mutating func write(_ service: ServiceState) {
+        write(service.status == .up ? 0 : 1)
+        write(service.queued)
+        write(service.pending.count)
+        for transaction in service.pending {
+            write(transaction.id)
+            write(UInt64(transaction.fields.rawValue))
+            write(transaction.attempts)
+            write(transaction.items)
         }
+        write(service.inFlight ?? 0)
+        write(service.nextTransactionID)
+        write(service.lastCompletedTransactionID ?? 0)
+        write(service.backoffCounter)
+        write(service.retryDue == nil ? 0 : 1)
+        write(signed: service.retryDue?.millisecondsSinceEpoch ?? 0)
     }
 }
 
@@ -151,30 +148,25 @@ extension BinaryReader {
         return batch
     }
 
-    mutating func readState() throws(Failure) -> SchedulerState {
-        var state = SchedulerState()
+    mutating func readServiceState() throws(Failure) -> ServiceState {
+        var service = ServiceState()
+        service.status = try readUInt64() == 0 ? .up : .down
+        service.queued = try readBatch()
         for _ in 0..<(try readCount()) {
-            let id = try readString()
-            var service = ServiceState()
-            service.status = try readUInt64() == 0 ? .up : .down
-            service.queued = try readBatch()
-            for _ in 0..<(try readCount()) {
-                let transactionID = try readUInt64()
-                let fields = BodyFields(rawValue: UInt8(truncatingIfNeeded: try readUInt64()))
-                let attempts = try readInt()
-                service.pending.append(Transaction(id: transactionID, items: try readBatch(), fields: fields, attempts: attempts))
-            }
-            let inFlight = try readUInt64()
-            service.inFlight = inFlight == 0 ? nil : inFlight
-            service.nextTransactionID = try readUInt64()
-            let lastCompleted = try readUInt64()
-            service.lastCompletedTransactionID = lastCompleted == 0 ? nil : lastCompleted
-            service.backoffCounter = try readInt()
-            let hasDue = try readUInt64() == 1
-            let due = try readSigned()
-            service.retryDue = hasDue ? SchedulerInstant(millisecondsSinceEpoch: due) : nil
-            state.services[id] = service
+            let transactionID = try readUInt64()
+            let fields = BodyFields(rawValue: UInt8(truncatingIfNeeded: try readUInt64()))
+            let attempts = try readInt()
+            service.pending.append(Transaction(id: transactionID, items: try readBatch(), fields: fields, attempts: attempts))
         }
-        return state
+        let inFlight = try readUInt64()
+        service.inFlight = inFlight == 0 ? nil : inFlight
+        service.nextTransactionID = try readUInt64()
+        let lastCompleted = try readUInt64()
+        service.lastCompletedTransactionID = lastCompleted == 0 ? nil : lastCompleted
+        service.backoffCounter = try readInt()
+        let hasDue = try readUInt64() == 1
+        let due = try readSigned()
+        service.retryDue = hasDue ? SchedulerInstant(millisecondsSinceEpoch: due) : nil
+        return service
     }
 }

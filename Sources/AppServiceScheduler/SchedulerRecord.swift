@@ -21,8 +21,9 @@ public enum SchedulerRecord: Sendable, Equatable {
     case backoffScheduled(service: String, counter: Int, delay: Duration, due: SchedulerInstant)
     /// An operator asked for a retry now.
     case forcedRetry(service: String)
-    /// The whole state at this point, written by compaction in place of the records before it.
-    case checkpoint(SchedulerState)
+    /// One service's whole state except its queue (which `enqueued` records after it refill),
+    /// written by compaction in place of the records before it.
+    case checkpoint(service: String, state: ServiceState)
 
     /// The frame type the record is stored with.
     public var typeCode: UInt8 {
@@ -58,16 +59,14 @@ public enum SchedulerRecord: Sendable, Equatable {
         }
     }
 
-    /// The service the record concerns; nil for a checkpoint.
-    public var service: String? {
+    /// The service the record concerns.
+    public var service: String {
         switch self {
         case .enqueued(let service, _), .transactionCreated(let service, _, _, _, _, _),
              .sendStarted(let service, _, _), .sendSucceeded(let service, _), .sendFailed(let service, _, _),
              .transactionCompleted(let service, _), .serviceDown(let service), .serviceUp(let service),
-             .backoffScheduled(let service, _, _, _), .forcedRetry(let service):
+             .backoffScheduled(let service, _, _, _), .forcedRetry(let service), .checkpoint(let service, _):
             service
-        case .checkpoint:
-            nil
         }
     }
 }

@@ -17,11 +17,11 @@ public struct SchedulerState: Sendable, Equatable {
 
     /// Applies one record; throws when it does not fit the state (a damaged or foreign log).
     public mutating func apply(_ record: SchedulerRecord) throws(StateTransitionError) {
-        if case .checkpoint(let snapshot) = record {
-            self = snapshot
+        let id = record.service
+        if case .checkpoint(_, let snapshot) = record {
+            services[id] = snapshot
             return
         }
-        let id = record.service!
         var service = services[id] ?? ServiceState()
         try service.apply(record)
         services[id] = service
@@ -85,7 +85,7 @@ extension ServiceState {
             try require(status == .down, "forced retry of an UP service")
             retryDue = nil
         case .checkpoint:
-            preconditionFailure("a checkpoint replaces the whole state")
+            preconditionFailure("a checkpoint replaces the service's state")
         }
     }
 

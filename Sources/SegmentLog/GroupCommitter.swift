@@ -163,6 +163,26 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
+    /// Seals the segment being appended to, after the writes already taken.
+    func sealActiveSegment() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            queue.async {
+                continuation.resume(with: Result {
+                    // Frames still waiting in the batch go after the seal: the new segment starts at them.
+                    let (failure, next) = self.state.withLock { ($0.failure, $0.batch.frames.first?.position ?? $0.nextPosition) }
+                    if let failure { throw failure }
+                    do {
+                        try self.writer.sealIfNotEmpty(nextPosition: next)
+                    } catch {
+                        self.state.withLock { $0.failure = .writerFailed(cause: "\(error)") }
+                        throw error
+                    }
+                    self.publishWriterCounters()
+                })
+            }
+        }
+    }
+
     /// Rejects further appends, writes what is pending, syncs and closes the segment.
     func close() async throws {
         let alreadyClosed = state.withLock { state in

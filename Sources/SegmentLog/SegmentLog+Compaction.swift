@@ -1,12 +1,15 @@
+import Dispatch
+
 extension SegmentLog {
     /// Replaces every sealed segment with one compacted segment holding the records
     /// `summarize` returns for them, while appends to the active segment go on.
     ///
     /// `summarize` reads the sealed records from the cursor it is given, in order, and returns
-    /// records that stand in for all of them (a checkpoint of the state they fold to); there
-    /// must be no more of them than records read. They take the last positions up to the last
-    /// sealed record's, so positions stay strictly increasing and every later position is
-    /// unchanged. Returns nil when no segment is sealed yet.
+    /// records that stand in for all of them (a checkpoint of the state they fold to), or nil
+    /// when compacting is not worth it. There must be fewer of them than records read. They take
+    /// the last positions up to the last sealed record's, so positions stay strictly increasing
+    /// and every later position is unchanged. Returns nil when nothing was compacted. The work
+    /// runs on a thread of its own, not on the caller's.
     ///
     /// Crash-safe at every step: the compacted segment is written under a temporary name and
     /// synced, renamed over the last sealed segment (the commit point: its header says which
@@ -20,7 +23,23 @@ extension SegmentLog {
     ///     return state.checkpointEntries()
     /// }
     /// ```
-    public func compactSealedSegments(summarize: (inout LogCursor) throws -> [LogEntry]) async throws -> CompactionReport? {
+    public func compactSealedSegments(
+        summarize: @escaping @Sendable (inout LogCursor) throws -> [LogEntry]?
+    ) async throws -> CompactionReport? {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue(label: "SegmentLog.compaction").async {
+                continuation.resume(with: Result { try self.compactNow(summarize: summarize) })
+            }
+        }
+    }
+
+    /// Seals the segment being appended to (if it holds any record), so that a following
+    /// compaction covers everything written so far. Offline compaction (`asched compact`) uses it.
+    public func sealActiveSegment() async throws {
+        try await committer.sealActiveSegment()
+    }
+
+    private func compactNow(summarize: (inout LogCursor) throws -> [LogEntry]?) throws -> CompactionReport? {
         let started = ContinuousClock.now
         let fileSystem = configuration.fileSystem
         guard compacting.withLock({ busy in defer { busy = true }; return !busy }) else {
@@ -33,11 +52,12 @@ extension SegmentLog {
         let firstHeader = try firstSealed.readHeader(fileSystem: fileSystem)
         var cursor = LogCursor(segments: sealed, fileSystem: fileSystem, from: .start, through: nil,
                                startSegmentIndex: 0, lastSegmentIsSealed: true)
-        let entries = try summarize(&cursor)
+        guard let entries = try summarize(&cursor) else { return nil }
         while try cursor.next() != nil {}
         let recordsBefore = cursor.recordsReturned
         let end = cursor.end!
-        precondition(entries.count <= recordsBefore, "compaction must not produce more records (\(entries.count)) than it replaces (\(recordsBefore))")
+        precondition(entries.count < recordsBefore || recordsBefore == 0 && entries.isEmpty,
+                     "compaction must produce fewer records (\(entries.count)) than it replaces (\(recordsBefore))")
         let through = cursor.lastPosition
         let header = SegmentHeader(
             segmentId: lastSealed.segmentId,

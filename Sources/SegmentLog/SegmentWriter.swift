@@ -111,6 +111,13 @@ final class SegmentWriter {
         writes += 1
     }
 
+    /// Seals the current segment, unless it holds no frame, so everything written so far is in
+    /// sealed segments; the next frame written will have `nextPosition`.
+    func sealIfNotEmpty(nextPosition: LogPosition) throws {
+        guard writeOffset > SegmentHeader.byteCount else { return }
+        try roll(nextPosition: nextPosition)
+    }
+
     /// Seals the current segment and starts the next, whose first record is `nextPosition`.
     private func roll(nextPosition: LogPosition) throws {
         // A sealed segment ends exactly at its last frame, so readers treat any bad byte in it as

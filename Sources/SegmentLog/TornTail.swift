@@ -22,6 +22,9 @@ public struct TornTail: Sendable, Equatable, CustomStringConvertible {
         precondition(offset < fileSize)
         let rest = try file.read(count: fileSize - offset, at: offset)
         guard let lastNonZero = rest.lastIndex(where: { $0 != 0 }) else { return nil }
+        // Beside a live writer the frame may have been completed since it was read: then this
+        // is the end of what the reader saw, not damage and not a tear.
+        if validFrame(at: 0, in: rest, after: lastPosition) { return nil }
         if let later = laterValidFrame(in: rest, after: lastPosition),
            !containsUnwrittenSector(rest[..<later], fileOffset: offset) {
             throw SegmentLogError.corruptFrame(
@@ -49,23 +52,22 @@ public struct TornTail: Sendable, Equatable, CustomStringConvertible {
     /// The index in `bytes` of the first complete frame, past index 0, with a correct checksum
     /// and a position after `lastPosition`.
     private static func laterValidFrame(in bytes: [UInt8], after lastPosition: LogPosition) -> Int? {
-        bytes.withUnsafeBytes { raw in
-            var index = 1
-            while index + FrameHeader.byteCount <= raw.count {
-                defer { index += 1 }
-                let header = UnsafeRawBufferPointer(rebasing: raw[index..<index + FrameHeader.byteCount])
-                let left = raw.count - index - FrameHeader.byteCount
-                guard header.loadLittleEndian(at: 8, as: UInt64.self) > lastPosition.rawValue,
-                      FrameHeader.implausibility(of: header, bytesAfterHeader: left) == nil else { continue }
-                let stored = Int(header.loadLittleEndian(at: 0, as: UInt32.self))
-                let payloadStart = index + FrameHeader.byteCount
-                let payload = UnsafeRawBufferPointer(rebasing: raw[payloadStart..<payloadStart + stored])
-                if header.loadLittleEndian(at: 20, as: UInt32.self)
-                    == FrameHeader.expectedChecksum(header: header, payload: payload) {
-                    return index
-                }
-            }
-            return nil
+        (1..<max(1, bytes.count - FrameHeader.byteCount + 1)).first { validFrame(at: $0, in: bytes, after: lastPosition) }
+    }
+
+    /// Whether a complete frame with a correct checksum and a position after `lastPosition`
+    /// starts at `index` of `bytes`.
+    private static func validFrame(at index: Int, in bytes: [UInt8], after lastPosition: LogPosition) -> Bool {
+        guard index + FrameHeader.byteCount <= bytes.count else { return false }
+        return bytes.withUnsafeBytes { raw in
+            let header = UnsafeRawBufferPointer(rebasing: raw[index..<index + FrameHeader.byteCount])
+            let left = raw.count - index - FrameHeader.byteCount
+            guard header.loadLittleEndian(at: 8, as: UInt64.self) > lastPosition.rawValue,
+                  FrameHeader.implausibility(of: header, bytesAfterHeader: left) == nil else { return false }
+            let stored = Int(header.loadLittleEndian(at: 0, as: UInt32.self))
+            let payloadStart = index + FrameHeader.byteCount
+            let payload = UnsafeRawBufferPointer(rebasing: raw[payloadStart..<payloadStart + stored])
+            return header.loadLittleEndian(at: 20, as: UInt32.self) == FrameHeader.expectedChecksum(header: header, payload: payload)
         }
     }
 }

@@ -49,8 +49,8 @@ struct DecodedRecord {
                 return ""
             case .backoffScheduled(_, let counter, let delay, let due):
                 return "retry \(counter) after \(delay) at \(Timestamp.iso8601(due))"
-            case .checkpoint(let state):
-                return "state of \(state.services.count) services"
+            case .checkpoint(_, let state):
+                return "\(state.status.rawValue), \(state.pending.count) pending, next txn \(state.nextTransactionID)"
             }
         }
     }
