@@ -20,10 +20,17 @@ import Synchronization
 /// disk.crash(using: &random)          // the acknowledged record survives this
 /// ```
 public final class SimulatedFileSystem: FileSystem {
-    /// A write or sync that fails with EIO when it is the `after`-th such call from now (0: the next).
+    /// A fault armed with ``inject(_:)``; each fires once.
     public enum Fault: Sendable, Equatable {
+        /// The write after `after` more writes fails with EIO (0: the next one).
         case failWrite(after: Int)
+        /// The file or directory sync after `after` more syncs fails with EIO.
         case failSync(after: Int)
+        /// The power fails just before the operation after `after` more operations that change
+        /// the disk (write, truncate, sync, create, rename, remove), which then fails with EIO;
+        /// what survives is drawn from `seed`. To crash at every step of a procedure, run it
+        /// once for each `after` from 0 until it completes.
+        case crash(after: Int, seed: UInt64)
     }
 
     fileprivate enum Change {
@@ -65,9 +72,34 @@ public final class SimulatedFileSystem: FileSystem {
         disk.withLock { $0.faults.append(fault) }
     }
 
+    /// Disarms every fault that has not fired yet, and returns them.
+    public func disarmFaults() -> [Fault] {
+        disk.withLock { disk in
+            defer { disk.faults = [] }
+            return disk.faults
+        }
+    }
+
     /// Simulates a power loss; see the type's description for what survives.
     public func crash(using random: inout some RandomNumberGenerator) {
-        disk.withLock { disk in
+        disk.withLock { Self.crash(&$0, using: &random) }
+    }
+
+    /// A copy of the disk as it is now, synced and unsynced state alike; files open on this
+    /// one are not open on the copy.
+    public func clone() -> SimulatedFileSystem {
+        let copy = SimulatedFileSystem()
+        let state = disk.withLock { $0 }
+        copy.disk.withLock { disk in
+            disk = state
+            disk.generation += 1
+            disk.lockedPaths = []
+        }
+        return copy
+    }
+
+    fileprivate static func crash(_ disk: inout Disk, using random: inout some RandomNumberGenerator) {
+        do {
             for id in disk.inodes.keys.sorted() {
                 var inode = disk.inodes[id]!
                 var kept = inode.durable
@@ -91,6 +123,21 @@ public final class SimulatedFileSystem: FileSystem {
             disk.lockedPaths = []
             disk.faults = []
         }
+    }
+
+    /// Counts an operation that changes the disk; throws EIO after crashing the disk when an
+    /// armed crash fault fires.
+    fileprivate static func change(_ operation: String, _ path: String, in disk: inout Disk) throws(SegmentLogError) {
+        var crashSeed: UInt64?
+        disk.faults = disk.faults.compactMap { fault in
+            guard case .crash(let after, let seed) = fault else { return fault }
+            if after == 0 { crashSeed = seed; return nil }
+            return .crash(after: after - 1, seed: seed)
+        }
+        guard let crashSeed else { return }
+        var random = SeededRandom(seed: crashSeed)
+        crash(&disk, using: &random)
+        throw ioError(operation, path)
     }
 
     /// The bytes a file holds now, synced or not; nil when there is no such file.
@@ -188,6 +235,7 @@ public final class SimulatedFileSystem: FileSystem {
             switch (mode, existing) {
             case (.createNew, .some): throw Self.ioError("open", path, EEXIST)
             case (.createNew, .none):
+                try Self.change("open", path, in: &disk)
                 let id = disk.nextInode
                 disk.nextInode += 1
                 disk.inodes[id] = Inode()
@@ -208,6 +256,7 @@ public final class SimulatedFileSystem: FileSystem {
             let (targetDirectory, targetName) = Self.split(destination)
             guard let id = disk.directories[sourceDirectory]?.current[sourceName],
                   disk.directories[targetDirectory] != nil else { throw Self.ioError("rename", source, ENOENT) }
+            try Self.change("rename", source, in: &disk)
             disk.directories[sourceDirectory]!.current[sourceName] = nil
             disk.directories[targetDirectory]!.current[targetName] = id
         }
@@ -217,6 +266,7 @@ public final class SimulatedFileSystem: FileSystem {
         try disk.withLock { disk in
             let (directory, name) = Self.split(path)
             guard disk.directories[directory]?.current[name] != nil else { throw Self.ioError("unlink", path, ENOENT) }
+            try Self.change("unlink", path, in: &disk)
             disk.directories[directory]!.current[name] = nil
         }
     }
@@ -224,6 +274,7 @@ public final class SimulatedFileSystem: FileSystem {
     public func synchronizeDirectory(at path: String) throws {
         try disk.withLock { disk in
             guard disk.directories[path] != nil else { throw Self.ioError("fsync", path, ENOENT) }
+            try Self.change("fsync", path, in: &disk)
             if Self.fires(false, in: &disk) { throw Self.ioError("fsync", path) }
             disk.directories[path]!.durable = disk.directories[path]!.current
             disk.syncs += 1
@@ -240,9 +291,10 @@ public final class SimulatedFileSystem: FileSystem {
         })
     }
 
-    fileprivate func withInode<T>(_ file: SimulatedFile, _ operation: String,
+    fileprivate func withInode<T>(_ file: SimulatedFile, _ operation: String, changing: Bool = false,
                                   _ body: (inout Inode, inout Disk) throws -> T) throws -> T {
         try disk.withLock { disk in
+            if changing && disk.generation == file.generation { try Self.change(operation, file.path, in: &disk) }
             // Taken out of the table while it changes, so its byte arrays are not copied.
             guard disk.generation == file.generation, var inode = disk.inodes.removeValue(forKey: file.inode) else {
                 throw Self.ioError(operation, file.path)
@@ -283,7 +335,7 @@ final class SimulatedFile: OpenFile {
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
         precondition(writable, "write to a read-only simulated file \(path)")
         let written = [UInt8](bytes)
-        try fileSystem.withInode(self, "pwrite") { inode, disk in
+        try fileSystem.withInode(self, "pwrite", changing: true) { inode, disk in
             if SimulatedFileSystem.fires(true, in: &disk) { throw SimulatedFileSystem.ioError("pwrite", path) }
             if inode.current.count < offset + written.count {
                 inode.current.append(contentsOf: repeatElement(0, count: offset + written.count - inode.current.count))
@@ -298,7 +350,7 @@ final class SimulatedFile: OpenFile {
     }
 
     func truncate(to length: Int) throws {
-        try fileSystem.withInode(self, "ftruncate") { inode, _ in
+        try fileSystem.withInode(self, "ftruncate", changing: true) { inode, _ in
             if length < inode.current.count { inode.current.removeLast(inode.current.count - length) }
             else { inode.current.append(contentsOf: repeatElement(0, count: length - inode.current.count)) }
             inode.unsynced.append(.truncate(length: length))
@@ -310,7 +362,7 @@ final class SimulatedFile: OpenFile {
     }
 
     func synchronizeData() throws {
-        try fileSystem.withInode(self, "fdatasync") { inode, disk in
+        try fileSystem.withInode(self, "fdatasync", changing: true) { inode, disk in
             if SimulatedFileSystem.fires(false, in: &disk) { throw SimulatedFileSystem.ioError("fdatasync", path) }
             inode.durable = inode.current
             inode.unsynced = []

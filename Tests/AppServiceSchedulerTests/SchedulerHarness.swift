@@ -36,6 +36,16 @@ struct SchedulerHarness {
         self.configuration = configuration
     }
 
+    /// The same directory, disk, clock and transport with another configuration.
+    init(copying other: SchedulerHarness, configuration: SchedulerConfiguration) {
+        directory = other.directory
+        fileSystem = configuration.log.fileSystem
+        clock = other.clock
+        transport = other.transport
+        services = other.services
+        self.configuration = configuration
+    }
+
     func open(transport: (any Transport)? = nil) async throws -> AppServiceScheduler {
         try await AppServiceScheduler.open(directory: directory, services: services,
                                            transport: transport ?? self.transport, clock: clock,

@@ -1,0 +1,148 @@
+import AppServiceScheduler
+import AppServiceSchedulerTesting
+import Foundation
+import SegmentLog
+import SegmentLogTesting
+import Testing
+
+/// Compaction keeps the log to what is pending and never changes what a replay gives.
+@Suite struct CompactionTests {
+    static func fold(_ harness: SchedulerHarness) throws -> SchedulerState {
+        var state = SchedulerState()
+        for (_, record) in try harness.records() { try state.apply(record) }
+        return state
+    }
+
+    static func smallSegments(_ harness: inout SchedulerHarness, compactAfter: Int?) {
+        var configuration = harness.configuration
+        configuration.log.segmentSizeBytes = 1024
+        configuration.compactAfterSealedSegments = compactAfter
+        harness = SchedulerHarness(copying: harness, configuration: configuration)
+    }
+
+    /// Sends go on in the background, so states are compared at log positions: the live
+    /// state after the last record in the log against the fold of the (compacted) log.
+    @Test(arguments: 0..<10)
+    func stateIsTheSameBeforeAndAfterCompactionAndAfterReopen(seed: UInt64) async throws {
+        let live = ReplayDeterminismTests.StateRecorder()
+        var harness = SchedulerHarness(services: ReplayDeterminismTests.services,
+                                       limits: TransactionLimits(eventsMax: 3, ephemeralMax: 2, toDeviceMax: 2),
+                                       onRecordApplied: live.record)
+        Self.smallSegments(&harness, compactAfter: nil)
+        let scheduler = try await harness.open()
+        try await ReplayDeterminismTests.runWorkload(seed: seed, harness: harness, scheduler: scheduler)
+        let recordsBefore = try harness.records()
+        let report = try #require(try await scheduler.compact(), "seed \(seed): nothing compacted")
+        #expect(report.recordsAfter < report.recordsBefore && report.segmentsReplaced >= 1)
+        let recordsAfter = try harness.records()
+        let liveAtEnd = live.states.withLock { states in states.last { $0.0 == recordsAfter.last!.0 }!.1 }
+        #expect(try Self.fold(harness) == liveAtEnd, "seed \(seed): the compacted log folds to another state")
+        let lastBefore = recordsBefore.last!.0
+        #expect(recordsAfter.map(\.0).filter { $0 > report.throughPosition && $0 <= lastBefore }
+                == recordsBefore.map(\.0).filter { $0 > report.throughPosition }, "seed \(seed): positions changed")
+        try await scheduler.close()
+        let before = try #require(live.states.withLock { $0.last?.1 })
+
+        let lastPosition = try #require(live.states.withLock { $0.last?.0 })
+        let replayed = ReplayDeterminismTests.StateRecorder()
+        var reopenConfiguration = harness.configuration
+        reopenConfiguration.onRecordApplied = replayed.record
+        let reopened = try await SchedulerHarness(copying: harness, configuration: reopenConfiguration).open()
+        let atReopen = replayed.states.withLock { states in states.last { $0.0 == lastPosition }?.1 }
+        #expect(atReopen == before, "seed \(seed): reopening folds to another state")
+        _ = try await reopened.enqueue(EventBatch(events: [event(999)]), for: "irc")
+        let irc = await reopened.snapshot.services["irc"]!
+        #expect(irc.nextTransactionID >= before.services["irc"]?.nextTransactionID ?? 1)
+        try await reopened.close()
+    }
+
+    @Test(arguments: 0..<6)
+    func automaticCompactionWhileAppendsContinue(seed: UInt64) async throws {
+        let live = ReplayDeterminismTests.StateRecorder()
+        var harness = SchedulerHarness(services: ReplayDeterminismTests.services,
+                                       limits: TransactionLimits(eventsMax: 3, ephemeralMax: 2, toDeviceMax: 2),
+                                       onRecordApplied: live.record)
+        Self.smallSegments(&harness, compactAfter: 2)
+        let scheduler = try await harness.open()
+        let watcher = await EventWatcher.watching(scheduler)
+        try await ReplayDeterminismTests.runWorkload(seed: seed, harness: harness, scheduler: scheduler)
+        try await ReplayDeterminismTests.runWorkload(seed: seed + 100, harness: harness, scheduler: scheduler)
+        try await watcher.next { if case .compacted = $0 { true } else { false } }
+        try await scheduler.close()
+        let last = try #require(live.states.withLock { $0.last })
+        #expect(try Self.fold(harness) == last.1, "seed \(seed)")
+    }
+
+    /// The power fails before each disk operation of an offline compaction in turn; every
+    /// time, the reopened log folds to the state it had before.
+    @Test(arguments: 0..<3)
+    func crashAtEveryStepOfCompactionLeavesTheSameState(seed: UInt64) async throws {
+        var harness = SchedulerHarness(services: ReplayDeterminismTests.services,
+                                       limits: TransactionLimits(eventsMax: 3, ephemeralMax: 2, toDeviceMax: 2))
+        Self.smallSegments(&harness, compactAfter: nil)
+        let scheduler = try await harness.open()
+        try await ReplayDeterminismTests.runWorkload(seed: seed, harness: harness, scheduler: scheduler)
+        try await scheduler.close()
+        let expected = try Self.fold(harness)
+        let original = try #require(harness.fileSystem as? SimulatedFileSystem)
+
+        var step = 0
+        var completed = false
+        while !completed {
+            let disk = original.clone()
+            disk.inject(.crash(after: step, seed: UInt64(step)))
+            var configuration = harness.configuration.log
+            configuration.fileSystem = disk
+            let log = try? SegmentLog.open(directory: harness.directory, configuration: configuration)
+            try? await log?.sealActiveSegment()
+            if let log { _ = try? await SchedulerCompaction.compact(log) }
+            try? await log?.close()
+            completed = !disk.disarmFaults().isEmpty
+            let reopened = try SegmentLog.open(directory: harness.directory, configuration: configuration)
+            try await reopened.close()
+            let survivor = SchedulerHarness(copying: harness, configuration: {
+                var copy = harness.configuration
+                copy.log.fileSystem = disk
+                return copy
+            }())
+            #expect(try Self.fold(survivor) == expected, "seed \(seed): crash before disk operation \(step)")
+            step += 1
+            try #require(step < 500, "compaction never completed")
+        }
+        #expect(step > 10, "the crash points cover the compaction's steps")
+    }
+
+    /// 100,000 events delivered with automatic compaction: the directory stays within a fixed
+    /// multiple of the segment size, not the size of its history.
+    @Test func directoryStaysBoundedUnderSteadyLoad() async throws {
+        let segmentSizeBytes = 64 << 10
+        var harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")], realDisk: true)
+        var configuration = harness.configuration
+        configuration.log.segmentSizeBytes = segmentSizeBytes
+        configuration.compactAfterSealedSegments = 4
+        harness = SchedulerHarness(copying: harness, configuration: configuration)
+        let scheduler = try await harness.open()
+        let watcher = await EventWatcher.watching(scheduler)
+        var largest = 0
+        var written = 0
+        for batch in 0..<1000 {
+            let events = (0..<100).map { event(batch * 100 + $0) }
+            _ = try await scheduler.enqueue(EventBatch(events: events), for: "bridge")
+            written += events.reduce(0) { $0 + $1.count }
+            if batch % 20 == 0 { largest = max(largest, try Self.directoryBytes(harness.directory)) }
+        }
+        try await watcher.occurred(.completed(service: "bridge", transaction: 1000))
+        try await scheduler.compact()
+        let final = try Self.directoryBytes(harness.directory)
+        try await scheduler.close()
+        #expect(written > 40 * segmentSizeBytes, "the history is much larger than the bound")
+        #expect(largest < 12 * segmentSizeBytes, "largest directory \(largest) bytes")
+        #expect(final < 2 * segmentSizeBytes, "after draining: \(final) bytes")
+    }
+
+    static func directoryBytes(_ path: String) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: path).reduce(0) { total, name in
+            total + ((try FileManager.default.attributesOfItem(atPath: path + "/" + name)[.size] as? Int) ?? 0)
+        }
+    }
+}
