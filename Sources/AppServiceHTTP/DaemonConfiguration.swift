@@ -56,6 +56,8 @@ public struct DaemonConfiguration: Sendable {
     public var backoff = BackoffPolicy()
     /// The largest HTTP request body accepted (`max_body_size`, a size). Default 1 MiB.
     public var bodyBytesMax = 1 << 20
+    /// `send_timeout`: how long one delivery attempt to a service may take (default 30 s).
+    public var sendTimeout: Duration = .seconds(30)
     /// The application services, read from the files listed in `registrations`. Default none.
     public var registrations: [Registration] = []
 
@@ -67,7 +69,7 @@ public struct DaemonConfiguration: Sendable {
     static let knownKeys: Set<String> = [
         "data_dir", "listen", "ingest_token", "fsync", "segment_size", "compression",
         "max_events_per_transaction", "max_ephemeral_per_transaction", "max_to_device_per_transaction",
-        "backoff_initial", "backoff_max", "max_body_size", "registrations",
+        "backoff_initial", "backoff_max", "max_body_size", "registrations", "send_timeout",
     ]
 
     /// The defaults listed on each property.
@@ -106,6 +108,7 @@ public struct DaemonConfiguration: Sendable {
         limits = try Self.limits(in: mapping)
         backoff = try Self.backoff(in: mapping)
         bodyBytesMax = try mapping.size("max_body_size", in: Self.bodySizeRange) ?? bodyBytesMax
+        sendTimeout = try mapping.duration("send_timeout") ?? sendTimeout
         registrations = try Self.registrations(in: mapping, directory: directory)
     }
 

@@ -116,6 +116,9 @@ public actor AppServiceScheduler {
     /// The current state: a snapshot, including records not yet durable.
     public var snapshot: SchedulerState { state }
 
+    /// Why the scheduler stopped taking work (its log failed, or it was closed); nil while it runs.
+    public var failureDescription: String? { failure?.description }
+
     /// The configured services, by id.
     public var descriptors: [String: ServiceDescriptor] { services }
 

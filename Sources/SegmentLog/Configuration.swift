@@ -21,6 +21,9 @@ extension SegmentLog {
         public var preallocation: Preallocation = .zeroFill
         /// The file operations used; a simulated disk in tests.
         public var fileSystem: any FileSystem = PosixFileSystem()
+        /// Called with the duration of every `fdatasync` of appended records (for metrics), on
+        /// the writer's thread: keep it quick.
+        public var onSync: (@Sendable (Duration) -> Void)?
 
         /// The defaults: 64 MiB segments, `always` sync, LZ4 from 128 bytes, zero-filled segments.
         public init() {}

@@ -27,11 +27,14 @@ final class GroupCommitter: @unchecked Sendable {
     private let state: Mutex<State>
     private let writer: SegmentWriter
     private let policy: SyncPolicy
+    private let onSync: (@Sendable (Duration) -> Void)?
 
-    init(writer: SegmentWriter, policy: SyncPolicy, lastPosition: LogPosition, nextPosition: LogPosition) {
+    init(writer: SegmentWriter, policy: SyncPolicy, onSync: (@Sendable (Duration) -> Void)?,
+         lastPosition: LogPosition, nextPosition: LogPosition) {
         precondition(nextPosition > lastPosition)
         self.writer = writer
         self.policy = policy
+        self.onSync = onSync
         self.state = Mutex(State(nextPosition: nextPosition, writtenPosition: lastPosition,
                                  durablePosition: lastPosition, activeSegmentId: writer.segmentId))
     }
@@ -114,7 +117,9 @@ final class GroupCommitter: @unchecked Sendable {
 
     private func syncNow() throws {
         let written = state.withLock { $0.writtenPosition }
+        let started = ContinuousClock.now
         try writer.sync()
+        onSync?(ContinuousClock.now - started)
         state.withLock { state in
             state.durablePosition = written
             state.lastSync = .now

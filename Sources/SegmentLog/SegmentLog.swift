@@ -48,7 +48,7 @@ public final class SegmentLog: Sendable {
                                            segmentSizeBytes: configuration.segmentSizeBytes,
                                            preallocation: configuration.preallocation, segment: resumed.segment,
                                            writeOffset: resumed.writeOffset, chain: resumed.chain)
-            let committer = GroupCommitter(writer: writer, policy: configuration.syncPolicy,
+            let committer = GroupCommitter(writer: writer, policy: configuration.syncPolicy, onSync: configuration.onSync,
                                            lastPosition: resumed.lastPosition, nextPosition: resumed.nextPosition)
             return SegmentLog(directory: directory, configuration: configuration, tornTail: resumed.tornTail,
                               committer: committer, lock: lock)

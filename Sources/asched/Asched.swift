@@ -11,5 +11,5 @@ struct Asched: AsyncParsableCommand {
             except `repair` without --dry-run. They can run beside a live daemon.
             """,
         subcommands: [InspectCommand.self, DumpCommand.self, VerifyCommand.self, StateCommand.self,
-                      RepairCommand.self, CompactCommand.self])
+                      RepairCommand.self, CompactCommand.self, ServeCommand.self, DemoCommand.self])
 }

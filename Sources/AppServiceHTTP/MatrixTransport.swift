@@ -1,0 +1,63 @@
+import AppServiceScheduler
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// The Matrix application service API as a ``Transport``: `PUT {url}/_matrix/app/v1/transactions/{txnId}`
+/// with `Authorization: Bearer <hs_token>` and the transaction's body. Success is a 2xx answer
+/// whose body is a JSON object; anything else (an error, a timeout, another status, no JSON)
+/// is a failure the scheduler's recoverer retries. One attempt per call, connections reused.
+public final class MatrixTransport: Transport {
+    /// The largest response body read; a service's answer is normally `{}`.
+    static let responseBytesMax = 64 << 10
+
+    private let client: HTTPClient
+    private let registrations: [String: Registration]
+    private let requestTimeout: TimeAmount
+
+    /// A transport to the services of `registrations`, each attempt bounded by `requestTimeout`.
+    public init(registrations: [Registration], requestTimeout: Duration = .seconds(30)) {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: requestTimeout.timeAmount)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.registrations = Dictionary(uniqueKeysWithValues: registrations.map { ($0.id, $0) })
+        self.requestTimeout = requestTimeout.timeAmount
+    }
+
+    /// The URL a transaction is sent to.
+    static func transactionURL(base: URL, id: UInt64) -> String {
+        var text = base.absoluteString
+        while text.hasSuffix("/") { text.removeLast() }
+        return text + "/_matrix/app/v1/transactions/\(id)"
+    }
+
+    public func send(_ transaction: OutgoingTransaction) async -> SendOutcome {
+        guard let registration = registrations[transaction.service] else {
+            return .failed(reason: "no registration for service \(transaction.service)")
+        }
+        var request = HTTPClientRequest(url: Self.transactionURL(base: registration.url, id: transaction.id))
+        request.method = .PUT
+        request.headers.add(name: "Authorization", value: "Bearer \(registration.hsToken)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: transaction.body))
+        do {
+            let response = try await client.execute(request, timeout: requestTimeout)
+            let body = try await response.body.collect(upTo: Self.responseBytesMax)
+            guard (200..<300).contains(response.status.code) else {
+                return .failed(reason: "HTTP \(response.status.code) from \(registration.url.host ?? "service")")
+            }
+            guard (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) is [String: Any] else {
+                return .failed(reason: "HTTP \(response.status.code) without a JSON object body")
+            }
+            return .delivered
+        } catch {
+            return .failed(reason: "\(error)")
+        }
+    }
+
+    /// Closes the connections; call once, when the daemon stops.
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+}

@@ -1,0 +1,15 @@
+import AppServiceScheduler
+
+extension SchedulerError {
+    /// The HTTP answer for a scheduler error.
+    var httpError: HTTPAPIError {
+        switch self {
+        case .unknownService(let id):
+            .unknownService(id)
+        case .invalidItem, .kindNotAccepted, .emptyBatch:
+            .badJSON(description)
+        case .invalidRecord, .storageFailed, .closed:
+            HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE", description)
+        }
+    }
+}

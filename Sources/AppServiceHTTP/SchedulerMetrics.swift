@@ -1,0 +1,77 @@
+import AppServiceScheduler
+import Foundation
+import Metrics
+import Prometheus
+
+/// The daemon's metrics, through swift-metrics with a Prometheus registry of its own (no
+/// process-wide bootstrap, so several daemons can run in one test process).
+public final class SchedulerMetrics: Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    private let fsyncSeconds: Metrics.Timer
+
+    /// Fresh metrics with nothing counted.
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+                                                   .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                                                   .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1)]
+        self.factory = factory
+        fsyncSeconds = Metrics.Timer(label: "asched_fsync_seconds", factory: factory)
+    }
+
+    func enqueued(_ count: Int, for service: String) {
+        Counter(label: "asched_events_enqueued_total", dimensions: [("service", service)], factory: factory).increment(by: count)
+    }
+
+    /// Records one `fdatasync`'s duration (the log's `onSync` hook).
+    public func synced(in duration: Duration) {
+        fsyncSeconds.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+
+    /// Counts what the scheduler reports, until its event stream ends.
+    func observe(_ events: AsyncStream<SchedulerEvent>) async {
+        for await event in events {
+            switch event {
+            case .sending(let service, _, _):
+                Counter(label: "asched_transactions_sent_total", dimensions: [("service", service)], factory: factory).increment()
+            case .completed(let service, _):
+                Counter(label: "asched_transactions_completed_total", dimensions: [("service", service)], factory: factory).increment()
+            case .failed(let service, _, _):
+                Counter(label: "asched_transactions_failed_total", dimensions: [("service", service)], factory: factory).increment()
+            case .compacted(let report):
+                Counter(label: "asched_compactions_total", factory: factory).increment()
+                Gauge(label: "asched_compaction_reclaimed_bytes", factory: factory).record(report.bytesBefore - report.bytesAfter)
+            case .down, .up, .retryScheduled:
+                break
+            }
+        }
+    }
+
+    /// The Prometheus text exposition, with gauges read from the scheduler now.
+    func exposition(of scheduler: AppServiceScheduler, logDirectory: String) async -> [UInt8] {
+        for status in ServiceStatus.all(in: await scheduler.snapshot) {
+            let dimensions = [("service", status.id)]
+            Gauge(label: "asched_pending_transactions", dimensions: dimensions, factory: factory).record(status.pendingTxns)
+            Gauge(label: "asched_in_flight_transactions", dimensions: dimensions, factory: factory).record(status.inFlightTxn == nil ? 0 : 1)
+            Gauge(label: "asched_queued_events", dimensions: dimensions, factory: factory).record(status.queuedEvents)
+            Gauge(label: "asched_service_up", dimensions: dimensions, factory: factory).record(status.state == "up" ? 1 : 0)
+        }
+        let logBytes = ((try? FileManager.default.contentsOfDirectory(atPath: logDirectory)) ?? []).reduce(0) { total, name in
+            total + (((try? FileManager.default.attributesOfItem(atPath: logDirectory + "/" + name))?[.size] as? Int) ?? 0)
+        }
+        Gauge(label: "asched_log_bytes", factory: factory).record(logBytes)
+        return registry.emitToBuffer()
+    }
+
+    /// Every configured service's status as JSON objects, sorted by id.
+    static func statusObjects(_ scheduler: AppServiceScheduler) async throws -> [Any] {
+        var state = await scheduler.snapshot
+        for id in await scheduler.descriptors.keys where state.services[id] == nil {
+            try state.apply(.checkpoint(service: id, state: ServiceState()))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return try JSONSerialization.jsonObject(with: encoder.encode(ServiceStatus.all(in: state))) as? [Any] ?? []
+    }
+}

@@ -1,0 +1,49 @@
+import AppServiceScheduler
+import Hummingbird
+
+/// `/_asched/v1/services`: per-service enqueue, status and forced retry.
+struct ServicesController<Context: RequestContext> {
+    let scheduler: AppServiceScheduler
+    let metrics: SchedulerMetrics
+    let bodyBytesMax: Int
+
+    func addRoutes(to group: RouterGroup<Context>) {
+        group.get(use: list)
+        group.post(":id/enqueue", use: enqueue)
+        group.post(":id/retry", use: retry)
+    }
+
+    /// `POST /services/{id}/enqueue` `{"events": [...], "ephemeral": [...], "to_device": [...]}`
+    /// → `{"position": N}` once durable.
+    @Sendable func enqueue(_ request: Request, context: Context) async throws -> Response {
+        let service = try context.parameters.require("id")
+        guard await scheduler.descriptors[service] != nil else { throw HTTPAPIError.unknownService(service) }
+        let object = try await RequestJSON.object(of: request, limit: bodyBytesMax)
+        let batch = EventBatch(events: try RequestJSON.items("events", in: object),
+                               ephemeral: try RequestJSON.items("ephemeral", in: object),
+                               toDevice: try RequestJSON.items("to_device", in: object))
+        do {
+            let position = try await scheduler.enqueue(batch, for: service)
+            metrics.enqueued(batch.count, for: service)
+            return try RequestJSON.response(["position": position.rawValue])
+        } catch let error as SchedulerError {
+            throw error.httpError
+        }
+    }
+
+    /// `GET /services` → `{"services": [{"id", "state", "pending_txns", ...}]}`.
+    @Sendable func list(_ request: Request, context: Context) async throws -> Response {
+        try RequestJSON.response(["services": try await SchedulerMetrics.statusObjects(scheduler)])
+    }
+
+    /// `POST /services/{id}/retry` → `{}`: a DOWN service retries now.
+    @Sendable func retry(_ request: Request, context: Context) async throws -> Response {
+        let service = try context.parameters.require("id")
+        do {
+            try await scheduler.forceRetry(service)
+        } catch let error as SchedulerError {
+            throw error.httpError
+        }
+        return try RequestJSON.response([String: Any]())
+    }
+}
