@@ -111,7 +111,10 @@ let package = Package(
         ),
         .testTarget(
             name: "aschedTests",
-            dependencies: ["AppServiceScheduler", "AppServiceSchedulerTesting", "SegmentLog", "SegmentLogTesting", "asched"],
+            dependencies: [
+                "AppServiceScheduler", "AppServiceSchedulerTesting", "SegmentLog", "SegmentLogTesting", "asched",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

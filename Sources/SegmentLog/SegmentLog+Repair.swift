@@ -43,7 +43,7 @@ extension SegmentLog {
         } catch SegmentLogError.corruptFrame(let file, let offset, let reason) where file == segments.last!.path {
             return (offset, reason)
         } catch let error as SegmentLogError {
-            throw SegmentLogError.repairRefused(file: segments.last!.path, reason: "\(error)")
+            throw SegmentLogError.repairRefused(file: LogProblem(error, readingFile: segments.last!.path).file, reason: "\(error)")
         }
         return cursor.tornTail.map { ($0.offset, $0.reason) }
     }

@@ -7,8 +7,9 @@ struct Asched: AsyncParsableCommand {
         commandName: "asched",
         abstract: "Durable delivery of events to Matrix application services, and tools for its log.",
         discussion: """
-            Offline commands read a data directory (the scheduler's log) and never write to it,
-            except `repair` without --dry-run. They can run beside a live daemon.
+            `serve` runs the daemon and `demo` shows it end to end. The offline commands read a data
+            directory (the scheduler's log) and never write to it, except `repair` without
+            --dry-run and `compact`; the read-only ones run beside a live daemon.
             """,
         subcommands: [InspectCommand.self, DumpCommand.self, VerifyCommand.self, StateCommand.self,
                       RepairCommand.self, CompactCommand.self, ServeCommand.self, DemoCommand.self])

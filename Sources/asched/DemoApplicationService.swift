@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 
 /// The demo's stand-in application services: one loopback HTTP server answering
 /// `PUT /{service}/_matrix/app/v1/transactions/{txnId}` for every service, which can be told
@@ -47,7 +48,9 @@ actor DemoApplicationService {
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: "{}")))
         }
+        var logger = Logger(label: "asched-demo-services")
+        logger.logLevel = .error
         return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                           onServerRunning: { await onServerRunning($0.localAddress?.port ?? 0) })
+                           onServerRunning: { await onServerRunning($0.localAddress?.port ?? 0) }, logger: logger)
     }
 }

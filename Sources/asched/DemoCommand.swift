@@ -94,9 +94,10 @@ struct DemoCommand: AsyncParsableCommand {
         return expected.allSatisfy { delivered[$0.key, default: []].isSuperset(of: $0.value) }
     }
 
+    /// One progress line: what was posted and delivered, and each service as the daemon sees it.
     static func progress(load: DemoLoad, services: DemoApplicationService) async {
         let delivered = await services.delivered.values.reduce(0) { $0 + $1.count }
-        let states = await ["irc", "slack"].asyncMap { "\($0): \(await services.isDown($0) ? "DOWN" : "up")" }
+        let states = (try? await load.serviceStates()) ?? []
         let line = "enqueued \(await load.enqueued)  delivered \(delivered)  refused attempts \(await services.refused)  "
             + states.joined(separator: "  ")
         FileHandle.standardOutput.write(Data("\r\(line)   ".utf8))
@@ -134,10 +135,3 @@ actor PortBoard {
     }
 }
 
-extension Array {
-    func asyncMap<T>(_ transform: (Element) async -> T) async -> [T] {
-        var results: [T] = []
-        for element in self { results.append(await transform(element)) }
-        return results
-    }
-}

@@ -47,6 +47,19 @@ actor DemoLoad {
         return routed
     }
 
+    /// Each service as `GET /_asched/v1/services` reports it: "irc: UP, 0 pending, 3 queued".
+    func serviceStates() async throws -> [String] {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_asched/v1/services")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await client.execute(request, timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let services = (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])?["services"] as? [[String: Any]] ?? []
+        return services.map { service in
+            "\(service["id"] as? String ?? "?"): \((service["state"] as? String ?? "?").uppercased()), "
+                + "\(service["pending_txns"] as? Int ?? 0) pending, \(service["queued_events"] as? Int ?? 0) queued"
+        }
+    }
+
     /// Which of `batch` go to `service`: irc takes senders `@irc_…`, slack rooms `!slack…`.
     static func numbers(_ batch: [Int], for service: String) -> [Int] {
         batch.filter { service == "irc" ? $0 % 3 != 0 : $0 % 2 == 0 }
