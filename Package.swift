@@ -89,6 +89,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "asched-simulate",
+            dependencies: ["AppServiceSchedulerTesting"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "make-fixtures",
             dependencies: ["SegmentLog", "SegmentLogTesting"],
             swiftSettings: strictSettings

@@ -65,7 +65,7 @@ struct SchedulerService: Service {
 
     func run() async throws {
         let events = await scheduler.events()
-        let observer = Task { await metrics.observe(events) }
+        let observer = Task { await metrics.observe(events, logger: logger) }
         try? await gracefulShutdown()
         logger.info("shutting down: closing the scheduler and syncing the log")
         try await scheduler.close()

@@ -1,5 +1,6 @@
 import AppServiceScheduler
 import Foundation
+import Logging
 import Metrics
 import Prometheus
 
@@ -29,9 +30,11 @@ public final class SchedulerMetrics: Sendable {
         fsyncSeconds.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
-    /// Counts what the scheduler reports, until its event stream ends.
-    func observe(_ events: AsyncStream<SchedulerEvent>) async {
+    /// Counts what the scheduler reports, and logs what an operator wants to see, until its
+    /// event stream ends.
+    func observe(_ events: AsyncStream<SchedulerEvent>, logger: Logger) async {
         for await event in events {
+            SchedulerMetrics.log(event, to: logger)
             switch event {
             case .sending(let service, _, _):
                 Counter(label: "asched_transactions_sent_total", dimensions: [("service", service)], factory: factory).increment()
@@ -42,9 +45,31 @@ public final class SchedulerMetrics: Sendable {
             case .compacted(let report):
                 Counter(label: "asched_compactions_total", factory: factory).increment()
                 Gauge(label: "asched_compaction_reclaimed_bytes", factory: factory).record(report.bytesBefore - report.bytesAfter)
-            case .down, .up, .retryScheduled:
+            case .down, .up, .retryScheduled, .compactionStarted:
                 break
             }
+        }
+    }
+
+    private static func log(_ event: SchedulerEvent, to logger: Logger) {
+        switch event {
+        case .sending(let service, let id, let attempt):
+            logger.debug("sending", metadata: ["service": "\(service)", "txn": "\(id)", "attempt": "\(attempt)"])
+        case .completed(let service, let id):
+            logger.debug("completed", metadata: ["service": "\(service)", "txn": "\(id)"])
+        case .failed(let service, let id, let reason):
+            logger.warning("send failed", metadata: ["service": "\(service)", "txn": "\(id)", "reason": "\(reason)"])
+        case .down(let service):
+            logger.warning("service DOWN", metadata: ["service": "\(service)"])
+        case .up(let service):
+            logger.notice("service UP", metadata: ["service": "\(service)"])
+        case .retryScheduled(let service, _, let delay):
+            logger.info("retry scheduled", metadata: ["service": "\(service)", "delay": "\(delay)"])
+        case .compactionStarted:
+            logger.info("compaction started")
+        case .compacted(let report):
+            logger.info("compacted", metadata: ["segments": "\(report.segmentsReplaced)", "bytes_before": "\(report.bytesBefore)",
+                                                "bytes_after": "\(report.bytesAfter)", "duration": "\(report.duration)"])
         }
     }
 

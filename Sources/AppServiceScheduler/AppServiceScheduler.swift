@@ -141,6 +141,7 @@ public actor AppServiceScheduler {
         compacting = true
         defer { compacting = false }
         segmentsAtLastCompaction = log.statistics.segmentsCreated
+        emit(.compactionStarted)
         guard let report = try await SchedulerCompaction.compact(log) else { return nil }
         emit(.compacted(report))
         return report

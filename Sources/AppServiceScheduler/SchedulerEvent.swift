@@ -15,6 +15,8 @@ public enum SchedulerEvent: Sendable, Equatable {
     case up(service: String)
     /// The recoverer will retry at `due`, `delay` after the failure.
     case retryScheduled(service: String, due: SchedulerInstant, delay: Duration)
+    /// A compaction of the log's sealed segments started.
+    case compactionStarted
     /// The log's sealed segments were compacted.
     case compacted(CompactionReport)
 }

@@ -57,6 +57,7 @@ public final class SimulatedFileSystem: FileSystem {
         var lockedPaths: Set<String> = []
         var faults: [Fault] = []
         var syncs = 0
+        var crashes = 0
     }
 
     fileprivate let disk = Mutex(Disk())
@@ -66,6 +67,18 @@ public final class SimulatedFileSystem: FileSystem {
 
     /// `fdatasync` and directory `fsync` calls so far.
     public var syncCount: Int { disk.withLock { $0.syncs } }
+
+    /// The disk as the process starting now sees it: once the disk crashes, every operation
+    /// through the returned file system fails with EIO, as a dead process does nothing more.
+    /// Give each simulated process lifetime its own.
+    public func processView() -> any FileSystem {
+        SimulatedProcessView(disk: self, generation: generation)
+    }
+
+    var generation: Int { disk.withLock { $0.generation } }
+
+    /// Power failures so far, by ``crash(using:)`` or an injected fault.
+    public var crashCount: Int { disk.withLock { $0.crashes } }
 
     /// Arms a fault; each fires once.
     public func inject(_ fault: Fault) {
@@ -122,6 +135,7 @@ public final class SimulatedFileSystem: FileSystem {
             disk.generation += 1
             disk.lockedPaths = []
             disk.faults = []
+            disk.crashes += 1
         }
     }
 

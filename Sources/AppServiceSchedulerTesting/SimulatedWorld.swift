@@ -1,0 +1,127 @@
+import AppServiceScheduler
+import SegmentLog
+import SegmentLogTesting
+
+/// Everything a ``CrashSimulation`` run owns: the disk, the clock, the services and what was
+/// acknowledged.
+final class SimulatedWorld: @unchecked Sendable {
+    // @unchecked: used from the simulation's one task only.
+    let disk = SimulatedFileSystem()
+    let clock = ManualClock()
+    let services: SimulatedApplicationService
+    let configuration: SchedulerConfiguration
+    private(set) var acknowledged: [String: [Int]] = [:]
+    private var number = 0
+
+    init(seed: UInt64) {
+        services = SimulatedApplicationService(disk: disk, seed: seed ^ 0x5EED)
+        var configuration = SchedulerConfiguration()
+        configuration.limits = TransactionLimits(eventsMax: 4, ephemeralMax: 3, toDeviceMax: 1)
+        configuration.backoff = BackoffPolicy(initial: .seconds(1), maximum: .seconds(8))
+        configuration.compactAfterSealedSegments = 2
+        configuration.log.segmentSizeBytes = 1024
+        configuration.log.preallocation = .allocate
+        self.configuration = configuration
+    }
+
+    /// Opens the scheduler as a new process would: through a view of the disk that dies with
+    /// the next crash.
+    func open() async throws -> AppServiceScheduler {
+        var configuration = configuration
+        configuration.log.fileSystem = disk.processView()
+        return try await AppServiceScheduler.open(directory: "/data", services: CrashSimulation.services,
+                                                  transport: services.transport(), clock: clock, configuration: configuration)
+    }
+
+    /// Starts a new lifetime after a crash, and checks every acknowledged item is still
+    /// delivered or in the reopened state.
+    func reopen(after step: Int, seed: UInt64) async throws -> AppServiceScheduler {
+        services.restart()
+        let scheduler: AppServiceScheduler
+        do {
+            scheduler = try await open()
+        } catch {
+            throw CrashSimulation.Failure(seed: seed, step: step, message: "the log does not reopen after a crash: \(error)")
+        }
+        let state = await scheduler.snapshot
+        let delivered = services.received.filter(\.delivered)
+        for (key, numbers) in acknowledged {
+            let service = String(key.split(separator: "/")[0])
+            let ephemeral = key.hasSuffix("/ephemeral")
+            var present = Set(delivered.filter { $0.transaction.service == service }
+                .flatMap { DeliveryCheck.numbers(in: $0.transaction.body, field: ephemeral ? "ephemeral" : "events") })
+            if let serviceState = state.services[service] {
+                let batches = [serviceState.queued] + serviceState.pending.map(\.items)
+                for batch in batches {
+                    present.formUnion((ephemeral ? batch.ephemeral : batch.events).compactMap(DeliveryCheck.number(of:)))
+                }
+            }
+            let lost = Set(numbers).subtracting(present)
+            guard lost.isEmpty else {
+                throw CrashSimulation.Failure(seed: seed, step: step,
+                                              message: "acknowledged \(key) items lost by a crash: \(lost.sorted())")
+            }
+        }
+        return scheduler
+    }
+
+    func enqueue(to service: String, ephemeral: Bool, on scheduler: AppServiceScheduler) async {
+        number += 1
+        let item = Array("{\"type\":\"m.room.message\",\"content\":{\"n\":\(number)}}".utf8)
+        let batch = ephemeral && service == "irc" ? EventBatch(ephemeral: [item]) : EventBatch(events: [item])
+        guard (try? await scheduler.enqueue(batch, for: service)) != nil else { return }
+        acknowledged[service + (batch.ephemeral.isEmpty ? "" : "/ephemeral"), default: []].append(number)
+    }
+
+    /// Moves time on until every service is UP with nothing pending or queued.
+    func drain(_ scheduler: AppServiceScheduler, seed: UInt64, step: Int) async throws {
+        let progress = EventCounter(await scheduler.events())
+        for _ in 0..<10_000 {
+            let state = await scheduler.snapshot
+            if state.services.values.allSatisfy({ $0.status == .up && $0.pending.isEmpty && $0.queued.isEmpty }) { return }
+            let seen = await progress.count
+            clock.advance(by: .seconds(10))
+            guard await progress.waitForMore(than: seen) else {
+                throw CrashSimulation.Failure(seed: seed, step: step, message: "draining stalled: \(ServiceStatus.all(in: state))")
+            }
+        }
+        throw CrashSimulation.Failure(seed: seed, step: step, message: "draining did not finish")
+    }
+}
+
+/// Counts a scheduler's events so a drain can wait for progress, with a real-time bound (10 s)
+/// that turns a stall into a failure instead of a hang.
+actor EventCounter {
+    private(set) var count = 0
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    init(_ events: AsyncStream<SchedulerEvent>) {
+        Task { [weak self] in
+            for await _ in events { await self?.increment() }
+        }
+    }
+
+    private func increment() {
+        count += 1
+        waiter?.resume()
+        waiter = nil
+    }
+
+    private func timeOut() {
+        waiter?.resume()
+        waiter = nil
+    }
+
+    /// Whether an event beyond `seen` arrives within the bound.
+    func waitForMore(than seen: Int) async -> Bool {
+        if count > seen { return true }
+        await withCheckedContinuation { continuation in
+            waiter = continuation
+            Task { [weak self] in
+                try? await Task.sleep(for: .seconds(10))
+                await self?.timeOut()
+            }
+        }
+        return count > seen
+    }
+}
