@@ -89,6 +89,17 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "asched-bench",
+            dependencies: [
+                "AppServiceHTTP", "AppServiceScheduler", "SegmentLog",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "asched-simulate",
             dependencies: ["AppServiceSchedulerTesting"],
             swiftSettings: strictSettings

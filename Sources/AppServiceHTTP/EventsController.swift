@@ -18,11 +18,10 @@ struct EventsController<Context: RequestContext> {
     @Sendable func route(_ request: Request, context: Context) async throws -> Response {
         let object = try await RequestJSON.object(of: request, limit: bodyBytesMax)
         guard object["events"] != nil else { throw HTTPAPIError.badJSON("missing \"events\"") }
-        let events = try RequestJSON.items("events", in: object)
         var perService: [String: [[UInt8]]] = [:]
-        for event in events {
-            for service in router.serviceIDs(forEventJSON: Data(event)) ?? [] {
-                perService[service, default: []].append(event)
+        for (event, bytes) in try RequestJSON.objects("events", in: object) {
+            for service in router.serviceIDs(for: event) {
+                perService[service, default: []].append(bytes)
             }
         }
         var routed: [String: Int] = [:]

@@ -24,13 +24,18 @@ enum RequestJSON {
 
     /// `object[key]` as a list of JSON objects, each serialized; empty when absent.
     static func items(_ key: String, in object: [String: Any]) throws -> [[UInt8]] {
+        try objects(key, in: object).map(\.bytes)
+    }
+
+    /// `object[key]` as a list of JSON objects, each with its serialized bytes.
+    static func objects(_ key: String, in object: [String: Any]) throws -> [(object: [String: Any], bytes: [UInt8])] {
         guard let value = object[key] else { return [] }
         guard let list = value as? [Any] else { throw HTTPAPIError.badJSON("\"\(key)\" must be a list of JSON objects") }
         return try list.enumerated().map { index, item in
             guard let event = item as? [String: Any] else {
                 throw HTTPAPIError.badJSON("\"\(key)\"[\(index)] is not a JSON object")
             }
-            return Array(try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes]))
+            return (event, Array(try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])))
         }
     }
 

@@ -22,9 +22,8 @@ public struct SchedulerState: Sendable, Equatable {
             services[id] = snapshot
             return
         }
-        var service = services[id] ?? ServiceState()
-        try service.apply(record)
-        services[id] = service
+        // Changed in place: a copy out and back would copy the whole queue on every record.
+        try services[id, default: ServiceState()].apply(record)
     }
 }
 

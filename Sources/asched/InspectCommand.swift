@@ -27,7 +27,7 @@ struct InspectCommand: ParsableCommand {
             let ratio = segment.storedPayloadBytes == 0 ? 1 : Double(segment.rawPayloadBytes) / Double(segment.storedPayloadBytes)
             let chain = segment.chainVerified.map { $0 ? "ok" : "BROKEN" } ?? "—"
             print(pad(segment.fileName, 20) + " " + pad("\(segment.segmentId)", 3, right: true) + "  " + pad(positions, 19)
-                  + pad("\(segment.records)", 9, right: true) + pad("\(segment.fileBytes)", 10, right: true)
+                  + pad("\(segment.records)", 9, right: true) + pad("\(segment.fileBytes)", 10, right: true) + " "
                   + pad("\(segment.storedPayloadBytes)/\(segment.rawPayloadBytes) (\(String(format: "%.2f", ratio))x)", 20, right: true)
                   + "  " + chain + (segment.isLast ? "  (last: appended to)" : "  (sealed)"))
         }

@@ -1,0 +1,82 @@
+import AppServiceScheduler
+import Foundation
+import Glibc
+import SegmentLog
+
+/// Peak resident memory while the scheduler replays a log of many completed events: replay
+/// streams, so memory follows the pending state, not the log's length.
+struct ReplayMemory {
+    struct Result {
+        let events: Int
+        let peakBytes: Int
+        let seconds: Double
+    }
+
+    struct Silent: Transport {
+        func send(_ transaction: OutgoingTransaction) async -> SendOutcome { .delivered }
+    }
+
+    let directory: String
+    let completedEvents: Int
+
+    /// Writes the log here, then replays it in a fresh process (this executable with
+    /// `--replay-probe DIR`), whose own peak resident memory is the figure.
+    func run() async throws -> Result {
+        try? FileManager.default.removeItem(atPath: directory)
+        try await write()
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        probe.arguments = ["--replay-probe", directory]
+        let output = Pipe()
+        probe.standardOutput = output
+        try probe.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        probe.waitUntilExit()
+        let fields = text.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard probe.terminationStatus == 0, fields.count == 2 else { throw ProbeError(output: text) }
+        return Result(events: completedEvents, peakBytes: Int(fields[0]), seconds: fields[1])
+    }
+
+    struct ProbeError: Error {
+        let output: String
+    }
+
+    /// The probe: opens (replays) the scheduler on `directory`; prints peak RSS bytes and seconds.
+    static func probe(directory: String) async throws {
+        var configuration = SchedulerConfiguration()
+        configuration.compactAfterSealedSegments = nil
+        configuration.log.preallocation = .none
+        let started = ContinuousClock.now
+        let scheduler = try await AppServiceScheduler.open(directory: directory, services: [ServiceDescriptor(id: "bridge")],
+                                                           transport: Silent(), clock: SystemClock(), configuration: configuration)
+        let seconds = EndToEnd.seconds(ContinuousClock.now - started)
+        try await scheduler.close()
+        // VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent across
+        // fork and exec, so it would report the benchmark's own peak.
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?
+            .split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        print("\(peakKiB * 1024) \(seconds)")
+    }
+
+    /// A log of `completedEvents` events in transactions of 100, every one completed.
+    private func write() async throws {
+        var configuration = SegmentLog.Configuration()
+        configuration.syncPolicy = .never
+        configuration.preallocation = .none
+        let log = try SegmentLog.open(directory: directory, configuration: configuration)
+        for transaction in 0..<(completedEvents / 100) {
+            let id = UInt64(transaction + 1)
+            let events = (0..<100).map { Array("{\"type\":\"m.room.message\",\"content\":{\"n\":\(transaction * 100 + $0)}}".utf8) }
+            let records: [SchedulerRecord] = [
+                .enqueued(service: "bridge", items: EventBatch(events: events)),
+                .transactionCreated(service: "bridge", id: id, events: 100, ephemeral: 0, toDevice: 0, fields: []),
+                .sendStarted(service: "bridge", id: id, attempt: 1),
+                .sendSucceeded(service: "bridge", id: id),
+                .transactionCompleted(service: "bridge", id: id),
+            ]
+            _ = try await log.append(contentsOf: records.map { LogEntry(type: $0.typeCode, payload: $0.encoded()) })
+        }
+        try await log.close()
+    }
+}
