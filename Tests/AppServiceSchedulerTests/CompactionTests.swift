@@ -8,8 +8,12 @@ import Testing
 /// Compaction keeps the log to what is pending and never changes what a replay gives.
 @Suite struct CompactionTests {
     static func fold(_ harness: SchedulerHarness) throws -> SchedulerState {
+        try fold(try harness.records())
+    }
+
+    static func fold(_ records: [(LogPosition, SchedulerRecord)]) throws -> SchedulerState {
         var state = SchedulerState()
-        for (_, record) in try harness.records() { try state.apply(record) }
+        for (_, record) in records { try state.apply(record) }
         return state
     }
 
@@ -36,7 +40,10 @@ import Testing
         #expect(report.recordsAfter < report.recordsBefore && report.segmentsReplaced >= 1)
         let recordsAfter = try harness.records()
         let liveAtEnd = live.states.withLock { states in states.last { $0.0 == recordsAfter.last!.0 }!.1 }
-        #expect(try Self.fold(harness) == liveAtEnd, "seed \(seed): the compacted log folds to another state")
+        // The records read once: sends go on, and a second read could see more of them.
+        let folded = try Self.fold(recordsAfter)
+        let difference = "\(ServiceStatus.all(in: folded)) != \(ServiceStatus.all(in: liveAtEnd))"
+        #expect(folded == liveAtEnd, "seed \(seed): the compacted log folds to another state at \(recordsAfter.last!.0): \(difference); compacted through \(report.throughPosition)")
         let lastBefore = recordsBefore.last!.0
         #expect(recordsAfter.map(\.0).filter { $0 > report.throughPosition && $0 <= lastBefore }
                 == recordsBefore.map(\.0).filter { $0 > report.throughPosition }, "seed \(seed): positions changed")
@@ -142,7 +149,8 @@ import Testing
 
     static func directoryBytes(_ path: String) throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: path).reduce(0) { total, name in
-            total + ((try FileManager.default.attributesOfItem(atPath: path + "/" + name)[.size] as? Int) ?? 0)
+            // A segment compaction deletes between the listing and this look is simply gone.
+            total + (((try? FileManager.default.attributesOfItem(atPath: path + "/" + name))?[.size] as? Int) ?? 0)
         }
     }
 }
