@@ -65,6 +65,15 @@ class ApplicationServices:
         return Handler
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A killed daemon drops its connections mid-answer; that is the point, not an error."""
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -176,7 +185,7 @@ def main():
     workdir = args.workdir or tempfile.mkdtemp(prefix="asched-kill9-")
     os.makedirs(workdir, exist_ok=True)
     services = ApplicationServices()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), services.handler())
+    server = QuietServer(("127.0.0.1", 0), services.handler())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     as_port, port = server.server_address[1], free_port()
     registrations = []
