@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Decides which application services an event goes to, from their registrations' namespaces,
 /// as Synapse's `ApplicationService.is_interested_in_event` does for the fields an event carries.
@@ -21,6 +22,9 @@ import Foundation
 public struct NamespaceRouter: Sendable {
     /// The registrations consulted, in the order given.
     public let registrations: [Registration]
+    /// Answers by (sender, room, member): senders and rooms repeat, and a regex match per
+    /// namespace per event is the router's whole cost.
+    private let answers = AnswerCache()
 
     /// A router over `registrations`, whose ids must be distinct.
     public init(registrations: [Registration]) {
@@ -35,18 +39,40 @@ public struct NamespaceRouter: Sendable {
         let sender = event["sender"] as? String
         let roomID = event["room_id"] as? String
         let member = event["type"] as? String == "m.room.member" ? event["state_key"] as? String : nil
-        return registrations.filter { registration in
+        let key = [sender ?? "", roomID ?? "", member ?? ""].joined(separator: "\u{0}")
+        if let known = answers.lookup(key) { return known }
+        let answer = registrations.filter { registration in
             let users = registration.userNamespaces
             let rooms = registration.roomNamespaces
             return sender.map { id in users.contains { $0.matches(id) } } == true
                 || roomID.map { id in rooms.contains { $0.matches(id) } } == true
                 || member.map { id in users.contains { $0.matches(id) } } == true
         }.map(\.id)
+        answers.store(answer, for: key)
+        return answer
     }
 
     /// Like ``serviceIDs(for:)`` for an event given as JSON; nil when `json` is not a JSON object.
     public func serviceIDs(forEventJSON json: Data) -> [String]? {
         guard let event = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else { return nil }
         return serviceIDs(for: event)
+    }
+}
+
+/// A bounded memo of routing answers, shared by copies of a router.
+final class AnswerCache: Sendable {
+    /// Entries kept before the memo starts over; bounds memory whatever ids arrive.
+    static let entriesMax = 10_000
+    private let answers = Mutex<[String: [String]]>([:])
+
+    func lookup(_ key: String) -> [String]? {
+        answers.withLock { $0[key] }
+    }
+
+    func store(_ answer: [String], for key: String) {
+        answers.withLock { answers in
+            if answers.count >= Self.entriesMax { answers.removeAll(keepingCapacity: true) }
+            answers[key] = answer
+        }
     }
 }

@@ -35,7 +35,7 @@ enum RequestJSON {
             guard let event = item as? [String: Any] else {
                 throw HTTPAPIError.badJSON("\"\(key)\"[\(index)] is not a JSON object")
             }
-            return (event, Array(try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])))
+            return (event, Array(try JSONSerialization.data(withJSONObject: event, options: [.withoutEscapingSlashes])))
         }
     }
 

@@ -51,6 +51,12 @@ public struct LogCursor {
 
     /// The next record at or after the starting position, or nil at the end of the log.
     public mutating func next() throws -> LogRecord? {
+        // Reading through a bound stops at it rather than scanning on into a live tail.
+        if let upperBound, lastPosition >= upperBound, scanner != nil {
+            try scanner!.file.close()
+            scanner = nil
+            finished = true
+        }
         while !finished {
             if scanner == nil {
                 guard segmentIndex < segments.count else { finished = true; return nil }

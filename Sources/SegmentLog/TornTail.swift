@@ -20,8 +20,11 @@ public struct TornTail: Sendable, Equatable, CustomStringConvertible {
     static func inspect(file: any OpenFile, fileName: String, path: String, fileSize: Int, offset: Int,
                         lastPosition: LogPosition, reason: String) throws -> TornTail? {
         precondition(offset < fileSize)
-        let rest = try file.read(count: fileSize - offset, at: offset)
-        guard let lastNonZero = rest.lastIndex(where: { $0 != 0 }) else { return nil }
+        guard let end = try endOfNonZeroBytes(in: file, from: offset, to: fileSize) else { return nil }
+        // Only the bytes up to the last non-zero one are read whole: a preallocated tail of
+        // zeros can be the size of a segment.
+        let rest = try file.read(count: end - offset, at: offset)
+        let lastNonZero = rest.count - 1
         // Beside a live writer the frame may have been completed since it was read: then this
         // is the end of what the reader saw, not damage and not a tear.
         if validFrame(at: 0, in: rest, after: lastPosition) { return nil }
@@ -33,6 +36,20 @@ public struct TornTail: Sendable, Equatable, CustomStringConvertible {
                     + "not a torn write. Run `asched repair` to cut the log here (a .broken copy is kept)")
         }
         return TornTail(segmentFileName: fileName, offset: offset, discardedBytes: lastNonZero + 1, reason: reason)
+    }
+
+    /// The offset just past the last non-zero byte of `file` in `start ..< end`, read a chunk at
+    /// a time from the end; nil when they are all zero.
+    private static func endOfNonZeroBytes(in file: any OpenFile, from start: Int, to end: Int) throws -> Int? {
+        let chunkBytes = 1 << 20
+        var chunkEnd = end
+        while chunkEnd > start {
+            let chunkStart = max(start, chunkEnd - chunkBytes)
+            let chunk = try file.read(count: chunkEnd - chunkStart, at: chunkStart)
+            if let last = chunk.lastIndex(where: { $0 != 0 }) { return chunkStart + last + 1 }
+            chunkEnd = chunkStart
+        }
+        return nil
     }
 
     /// Whether `bytes` (at `fileOffset` in the file) hold a sector-aligned, all-zero sector: a
