@@ -85,13 +85,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "segmentlog-bench",
-            dependencies: ["SegmentLog", "CSQLite", "CChecksum"],
+            dependencies: ["SegmentLog", "CSQLite", "CChecksum", "BenchSupport"],
             swiftSettings: strictSettings
         ),
+        .target(name: "BenchSupport", swiftSettings: strictSettings),
         .executableTarget(
             name: "asched-bench",
             dependencies: [
-                "AppServiceHTTP", "AppServiceScheduler", "SegmentLog",
+                "BenchSupport", "AppServiceHTTP", "AppServiceScheduler", "SegmentLog",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

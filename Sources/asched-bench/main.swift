@@ -1,6 +1,7 @@
 import AppServiceHTTP
 import AppServiceScheduler
 import AsyncHTTPClient
+import BenchSupport
 import Foundation
 import Hummingbird
 import Logging
@@ -10,31 +11,12 @@ import ServiceLifecycle
 
 // asched-bench: the daemon end to end over HTTP, enqueue latency beside compaction, and replay
 // memory. Prints medians of several runs; see README.md "Performance".
-let usage = """
-    usage: asched-bench [--runs N] [--directory PATH] [--quick]
-      --runs N          runs per scenario; medians are shown (default 3)
-      --directory PATH  where to write (default ./bench-data)
-      --quick           a tenth of the work
-    """
 if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "--replay-probe" {
     try await ReplayMemory.probe(directory: CommandLine.arguments[2])
     exit(0)
 }
-var runs = 3
-var directory = "bench-data"
-var scale = 10
-var arguments = CommandLine.arguments.dropFirst()
-while let argument = arguments.popFirst() {
-    switch argument {
-    case "--runs": runs = arguments.popFirst().flatMap(Int.init) ?? 0
-    case "--directory": directory = arguments.popFirst() ?? ""
-    case "--quick": scale = 1
-    case "--help", "-h": print(usage); exit(0)
-    default: print("unknown argument \(argument)\n\(usage)"); exit(2)
-    }
-}
-guard runs > 0, !directory.isEmpty else { print(usage); exit(2) }
-try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+let options = BenchOptions.parse(CommandLine.arguments.dropFirst(), program: "asched-bench", defaultRuns: 3)
+let (runs, directory, scale) = (options.runs, options.directory, options.scale)
 
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 

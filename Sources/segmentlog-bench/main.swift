@@ -1,30 +1,12 @@
+import BenchSupport
 import CChecksum
 import Foundation
 import SegmentLog
 
 // segmentlog-bench: SegmentLog beside raw fdatasync and SQLite (WAL, synchronous=FULL), in one
 // run on one disk. Prints a Markdown table of medians and ratios.
-let usage = """
-    usage: segmentlog-bench [--runs N] [--directory PATH] [--quick]
-      --runs N          runs per scenario; the table shows medians (default 5)
-      --directory PATH  where to write (default ./bench-data); use the disk you care about
-      --quick           a tenth of the work, for a smoke test
-    """
-var runs = 5
-var directory = "bench-data"
-var scale = 10
-var arguments = CommandLine.arguments.dropFirst()
-while let argument = arguments.popFirst() {
-    switch argument {
-    case "--runs": runs = arguments.popFirst().flatMap(Int.init) ?? 0
-    case "--directory": directory = arguments.popFirst() ?? ""
-    case "--quick": scale = 1
-    case "--help", "-h": print(usage); exit(0)
-    default: print("unknown argument \(argument)\n\(usage)"); exit(2)
-    }
-}
-guard runs > 0, !directory.isEmpty else { print(usage); exit(2) }
-_ = mkdir(directory, 0o755)
+let options = BenchOptions.parse(CommandLine.arguments.dropFirst(), program: "segmentlog-bench", defaultRuns: 5)
+let (runs, directory, scale) = (options.runs, options.directory, options.scale)
 
 @MainActor func median(_ label: String, _ body: () async throws -> Double) async throws -> Double {
     var values: [Double] = []
