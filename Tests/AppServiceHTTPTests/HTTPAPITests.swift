@@ -7,8 +7,8 @@ import HummingbirdTesting
 import SegmentLog
 import Testing
 
-/// The HTTP API through Hummingbird's router test client: every answer, and every kind of bad
-/// input leaving the log untouched.
+/// The HTTP API over real HTTP on loopback (Hummingbird's live test client): every answer, and
+/// every kind of bad input leaving the log untouched.
 @Suite struct HTTPAPITests {
     static let token = "ingest-secret-token"
 
@@ -34,11 +34,11 @@ import Testing
             return count
         }
 
-        /// Runs `body` against the API of a daemon on a fresh log.
+        /// Runs `body` against the API of a daemon on a fresh log, over a real loopback connection.
         func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
             let app = try await Daemon.buildApplication(configuration: configuration, logger: .init(label: "test"),
                                                         transport: transport, clock: ManualClock())
-            try await app.test(.router, body)
+            try await app.test(.live, body)
         }
     }
 
