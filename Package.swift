@@ -107,7 +107,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "make-fixtures",
-            dependencies: ["SegmentLog", "SegmentLogTesting"],
+            dependencies: ["SegmentLog", "SegmentLogTesting", "AppServiceSchedulerTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -22,22 +22,29 @@ public enum LogFixtures {
         for name in names {
             let directory = root + "/" + name
             try await writeClean(to: directory, fileSystem: fileSystem)
-            let segments = try LogReader(directory: directory, fileSystem: fileSystem).segmentFileNames
-            switch name {
-            case "torn-tail":
-                let last = directory + "/" + segments.last!
-                let bytes = try read(last, fileSystem)
-                try replace(last, with: bytes + Array(bytes[56..<86]), fileSystem)
-            case "corrupt-middle":
-                let second = directory + "/" + segments[1]
-                var bytes = try read(second, fileSystem)
-                bytes[56 + 24 + 3] ^= 0x01
-                try replace(second, with: bytes, fileSystem)
-            case "missing-segment":
-                try fileSystem.removeFile(at: directory + "/" + segments[1])
-            default:
-                break
-            }
+            try damage(directory, as: name, fileSystem: fileSystem)
+        }
+    }
+
+    /// Damages a clean log in `directory` as the fixture `name` says: `torn-tail` (half a frame
+    /// after the last one), `corrupt-middle` (a bit flipped in the second segment's first
+    /// payload), `missing-segment` (the second segment removed); `clean` stays as it is.
+    public static func damage(_ directory: String, as name: String, fileSystem: any FileSystem) throws {
+        let segments = try LogReader(directory: directory, fileSystem: fileSystem).segmentFileNames
+        switch name {
+        case "torn-tail":
+            let last = directory + "/" + segments.last!
+            let bytes = try read(last, fileSystem)
+            try replace(last, with: bytes + Array(bytes[56..<86]), fileSystem)
+        case "corrupt-middle":
+            let second = directory + "/" + segments[1]
+            var bytes = try read(second, fileSystem)
+            bytes[56 + 24 + 3] ^= 0x01
+            try replace(second, with: bytes, fileSystem)
+        case "missing-segment":
+            try fileSystem.removeFile(at: directory + "/" + segments[1])
+        default:
+            break
         }
     }
 
