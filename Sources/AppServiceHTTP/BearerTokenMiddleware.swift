@@ -6,10 +6,11 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: [UInt8]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+        // The scheme name is case-insensitive (RFC 9110); the token is not.
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             throw HTTPAPIError.missingToken()
         }
-        guard Self.constantTimeEqual(Array(header.utf8.dropFirst("Bearer ".utf8.count)), token) else {
+        guard Self.constantTimeEqual(Array(header.utf8.dropFirst("bearer ".utf8.count)), token) else {
             throw HTTPAPIError.unknownToken()
         }
         return try await next(request, context)

@@ -9,8 +9,8 @@ import NIOHTTP1
 /// whose body is a JSON object; anything else (an error, a timeout, another status, no JSON)
 /// is a failure the scheduler's recoverer retries. One attempt per call, connections reused.
 public final class MatrixTransport: Transport {
-    /// The largest response body read; a service's answer is normally `{}`.
-    static let responseBytesMax = 64 << 10
+    /// The largest success body read; a service's answer is normally `{}`.
+    static let responseBytesMax = 1 << 20
 
     private let client: HTTPClient
     private let registrations: [String: Registration]
@@ -43,10 +43,10 @@ public final class MatrixTransport: Transport {
         request.body = .bytes(ByteBuffer(bytes: transaction.body))
         do {
             let response = try await client.execute(request, timeout: requestTimeout)
-            let body = try await response.body.collect(upTo: Self.responseBytesMax)
             guard (200..<300).contains(response.status.code) else {
                 return .failed(reason: "HTTP \(response.status.code) from \(registration.url.host ?? "service")")
             }
+            let body = try await response.body.collect(upTo: Self.responseBytesMax)
             guard (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) is [String: Any] else {
                 return .failed(reason: "HTTP \(response.status.code) without a JSON object body")
             }

@@ -8,6 +8,8 @@ extension SchedulerError {
             .unknownService(id)
         case .invalidItem, .kindNotAccepted, .emptyBatch:
             .badJSON(description)
+        case .batchTooLarge:
+            HTTPAPIError(.contentTooLarge, "M_TOO_LARGE", description)
         case .invalidRecord, .storageFailed, .closed:
             HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE", description)
         }

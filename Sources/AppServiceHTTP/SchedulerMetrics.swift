@@ -45,6 +45,8 @@ public final class SchedulerMetrics: Sendable {
             case .compacted(let report):
                 Counter(label: "asched_compactions_total", factory: factory).increment()
                 Gauge(label: "asched_compaction_reclaimed_bytes", factory: factory).record(report.bytesBefore - report.bytesAfter)
+            case .compactionFailed:
+                Counter(label: "asched_compaction_failures_total", factory: factory).increment()
             case .down, .up, .retryScheduled, .compactionStarted:
                 break
             }
@@ -67,6 +69,8 @@ public final class SchedulerMetrics: Sendable {
             logger.info("retry scheduled", metadata: ["service": "\(service)", "delay": "\(delay)"])
         case .compactionStarted:
             logger.info("compaction started")
+        case .compactionFailed(let reason):
+            logger.error("compaction failed", metadata: ["reason": "\(reason)"])
         case .compacted(let report):
             logger.info("compacted", metadata: ["segments": "\(report.segmentsReplaced)", "bytes_before": "\(report.bytesBefore)",
                                                 "bytes_after": "\(report.bytesAfter)", "duration": "\(report.duration)"])

@@ -151,7 +151,13 @@ public actor AppServiceScheduler {
     private func compactIfDue() {
         guard let threshold = configuration.compactAfterSealedSegments, !compacting, failure == nil,
               log.statistics.segmentsCreated - segmentsAtLastCompaction >= threshold else { return }
-        Task { _ = try? await self.compact() }
+        Task {
+            do {
+                _ = try await self.compact()
+            } catch {
+                self.emit(.compactionFailed(reason: "\(error)"))
+            }
+        }
     }
 
     /// Statistics of the underlying log.
@@ -178,6 +184,9 @@ public actor AppServiceScheduler {
         let pending: PendingAppend
         do {
             pending = try log.beginAppend(contentsOf: entries)
+        } catch SegmentLogError.recordTooLarge(let bytes, let max) {
+            // Bad input, not a broken log: nothing was written, and the scheduler goes on.
+            throw SchedulerError.batchTooLarge(service: records[0].service, bytes: bytes, max: max)
         } catch {
             stop(because: error)
             throw failure!

@@ -10,6 +10,8 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
     case kindNotAccepted(service: String, kind: String)
     /// An enqueue carried no items.
     case emptyBatch(service: String)
+    /// An enqueue's record would exceed the log's record limit; split the batch.
+    case batchTooLarge(service: String, bytes: Int, max: Int)
     /// A record in the log cannot be decoded or does not fit the state before it.
     case invalidRecord(position: LogPosition, reason: String)
     /// The log failed; the scheduler stopped. Reopen it to recover.
@@ -25,6 +27,8 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
             return "\(kind)[\(index)] for service \"\(service)\" is not a JSON object: \(reason)"
         case .kindNotAccepted(let service, let kind):
             return "service \"\(service)\" does not receive \(kind) (enable it in its registration)"
+        case .batchTooLarge(let service, let bytes, let max):
+            return "the batch for service \"\(service)\" encodes to \(bytes) bytes, over the log's record limit of \(max); send it in smaller batches"
         case .emptyBatch(let service):
             return "nothing to enqueue for service \"\(service)\": events, ephemeral and to_device are all empty"
         case .invalidRecord(let position, let reason):

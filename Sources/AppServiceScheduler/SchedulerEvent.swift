@@ -19,4 +19,6 @@ public enum SchedulerEvent: Sendable, Equatable {
     case compactionStarted
     /// The log's sealed segments were compacted.
     case compacted(CompactionReport)
+    /// An automatic compaction failed; the log keeps its segments and grows until one succeeds.
+    case compactionFailed(reason: String)
 }

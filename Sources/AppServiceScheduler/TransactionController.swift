@@ -41,6 +41,9 @@ extension AppServiceScheduler {
         Task {
             do {
                 try await pending.durable()
+                // Under `interval` or `never` durable() means written, not synced: a send that
+                // left before its record was on disk could see its id reused after a power loss.
+                if self.log.syncPolicy != .always { try await self.log.synchronize() }
             } catch {
                 self.sendAbandoned(service, because: error)
                 return

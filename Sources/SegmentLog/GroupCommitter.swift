@@ -139,25 +139,45 @@ final class GroupCommitter: @unchecked Sendable {
 
     /// Syncs now if the last sync is an interval old; otherwise makes sure one is scheduled.
     private func syncWithin(_ interval: Duration) throws {
-        let (due, scheduleNeeded) = state.withLock { state -> (ContinuousClock.Instant, Bool) in
+        // One reading of the clock decides both "sync now" and "schedule one", so a sync can
+        // never be marked scheduled without being scheduled.
+        let (syncNeeded, delay) = state.withLock { state -> (Bool, Duration?) in
+            let now = ContinuousClock.now
             let due = state.lastSync + interval
-            let needed = !state.syncScheduled && due > .now
-            if needed { state.syncScheduled = true }
-            return (due, needed)
+            if due <= now { return (true, nil) }
+            if state.syncScheduled { return (false, nil) }
+            state.syncScheduled = true
+            return (false, now.duration(to: due))
         }
-        guard due <= .now else {
-            if scheduleNeeded {
-                let delay = ContinuousClock.now.duration(to: due).components
-                let nanoseconds = Int(delay.seconds) * 1_000_000_000 + Int(delay.attoseconds / 1_000_000_000) + 1
-                queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
-                    self.state.withLock { $0.syncScheduled = false }
-                    let failed = self.state.withLock { $0.failure != nil }
-                    if !failed { self.scheduledSync() }
+        if let delay {
+            let nanoseconds = Int(delay.components.seconds) * 1_000_000_000 + Int(delay.components.attoseconds / 1_000_000_000) + 1
+            queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                let skip = self.state.withLock { state in
+                    state.syncScheduled = false
+                    return state.failure != nil || state.closed
                 }
+                if !skip { self.scheduledSync() }
             }
-            return
         }
-        try syncNow()
+        if syncNeeded { try syncNow() }
+    }
+
+    /// Forces an `fdatasync` of everything written so far, whatever the policy.
+    func synchronize() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            queue.async {
+                continuation.resume(with: Result {
+                    if let failure = self.state.withLock({ $0.failure }) { throw failure }
+                    if self.state.withLock({ $0.durablePosition >= $0.writtenPosition }) { return }
+                    do {
+                        try self.syncNow()
+                    } catch {
+                        self.state.withLock { $0.failure = .writerFailed(cause: "\(error)") }
+                        throw error
+                    }
+                })
+            }
+        }
     }
 
     private func scheduledSync() {

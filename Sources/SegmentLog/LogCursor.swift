@@ -20,6 +20,9 @@ public struct LogCursor {
     private var finished = false
     /// When set, damage in the last segment is an error like anywhere else, not a torn tail.
     private let lastSegmentIsSealed: Bool
+    /// When set, the first segment read must continue from chain 0, as the log's first segment
+    /// always does (compaction keeps it): a deleted first segment is then detected.
+    private let startsAtLogStart: Bool
 
     /// The position of the last record read.
     public private(set) var lastPosition: LogPosition = .start
@@ -39,9 +42,11 @@ public struct LogCursor {
     private(set) var end: End?
 
     init(segments: [SegmentFile], fileSystem: any FileSystem, from lowerBound: LogPosition,
-         through upperBound: LogPosition?, startSegmentIndex: Int, lastSegmentIsSealed: Bool = false) {
+         through upperBound: LogPosition?, startSegmentIndex: Int, lastSegmentIsSealed: Bool = false,
+         startsAtLogStart: Bool = false) {
         precondition(startSegmentIndex >= 0 && startSegmentIndex <= segments.count)
         self.lastSegmentIsSealed = lastSegmentIsSealed
+        self.startsAtLogStart = startsAtLogStart
         self.segments = segments
         self.fileSystem = fileSystem
         self.lowerBound = lowerBound
@@ -78,8 +83,9 @@ public struct LogCursor {
         let file = try fileSystem.openFile(at: segment.path, mode: .readOnly)
         let size = try file.size()
         let header = try segment.readHeader(from: file)
-        if let chain, header.previousChain != chain {
-            throw SegmentLogError.brokenChain(file: segment.path, expected: chain, found: header.previousChain)
+        let expectedChain = chain ?? (startsAtLogStart ? 0 : header.previousChain)
+        if header.previousChain != expectedChain {
+            throw SegmentLogError.brokenChain(file: segment.path, expected: expectedChain, found: header.previousChain)
         }
         guard header.firstPosition > lastPosition else {
             throw SegmentLogError.corruptSegmentHeader(

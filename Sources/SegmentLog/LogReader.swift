@@ -25,8 +25,9 @@ public struct LogReader: Sendable {
     /// A cursor over the records at or after `position`, up to `upperBound` when given.
     /// Reading from the start also checks the chain across every segment.
     public func records(from position: LogPosition = .start, through upperBound: LogPosition? = nil) throws -> LogCursor {
-        LogCursor(segments: segments, fileSystem: fileSystem, from: position, through: upperBound,
-                  startSegmentIndex: try segmentIndex(containing: position))
+        let start = try segmentIndex(containing: position)
+        return LogCursor(segments: segments, fileSystem: fileSystem, from: position, through: upperBound,
+                         startSegmentIndex: start, startsAtLogStart: start == 0)
     }
 
     /// The index of the last segment whose first position is at or before `position`.

@@ -16,7 +16,7 @@ struct LogRecovery {
         }
         try checkHeaders(of: segments, fileSystem: fileSystem)
         var cursor = LogCursor(segments: segments, fileSystem: fileSystem, from: .start, through: nil,
-                               startSegmentIndex: 0)
+                               startSegmentIndex: 0, startsAtLogStart: true)
         var lastPosition = LogPosition.start
         while let record = try cursor.next() { lastPosition = record.position }
         let end = cursor.end!

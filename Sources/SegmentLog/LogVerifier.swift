@@ -36,7 +36,8 @@ public struct LogVerifier: Sendable {
     /// Reads every segment, calling `onRecord` for each readable record in log order.
     public func run(onRecord: (LogRecord) throws -> Void) throws -> Report {
         var report = Report()
-        var previous: (chain: UInt32, last: LogPosition)?
+        // The log's first segment continues from chain 0, so a deleted first segment shows.
+        var previous: (chain: UInt32, last: LogPosition)? = (0, .start)
         var lastPosition = LogPosition.start
         for (index, segment) in segments.enumerated() {
             var summary = SegmentSummary(fileName: segment.name, segmentId: segment.segmentId,

@@ -1,9 +1,11 @@
 import Glibc
+import Synchronization
 
 /// A file descriptor opened by ``PosixFileSystem``.
 final class PosixFile: OpenFile {
     let descriptor: Int32
     let path: String
+    private let closed = Mutex(false)
 
     init(descriptor: Int32, path: String) {
         precondition(descriptor >= 0)
@@ -40,6 +42,8 @@ final class PosixFile: OpenFile {
     }
 
     func close() throws {
+        // Once only: a second close could hit a descriptor number reused by someone else.
+        guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         // close is not retried on EINTR: on Linux the descriptor is released either way.
         if Glibc.close(descriptor) != 0 {
             throw SegmentLogError.io(operation: "close", path: path, errno: errno)

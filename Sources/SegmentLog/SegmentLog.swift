@@ -101,13 +101,27 @@ public final class SegmentLog: Sendable {
     /// Writes and syncs what is pending, then releases the directory. Appends after this throw
     /// ``SegmentLogError/closed``.
     public func close() async throws {
-        try await committer.close()
-        // Released only after the final sync, so no second writer can start before it.
-        lockRelease.withLock { lock in
-            try? lock?.close()
-            lock = nil
+        // A compaction still running must finish before another writer may take the directory.
+        while compacting.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(5)) }
+        // Released only after the final sync (or its failure), so no second writer starts before.
+        defer {
+            lockRelease.withLock { lock in
+                try? lock?.close()
+                lock = nil
+            }
         }
+        try await committer.close()
     }
+
+    /// Forces an `fdatasync` of every record written so far, whatever the sync policy; a
+    /// caller that is about to act on records (send what they describe) under `interval` or
+    /// `never` uses it so nothing leaves the process before its record is on disk.
+    public func synchronize() async throws {
+        try await committer.synchronize()
+    }
+
+    /// The sync policy the log was opened with.
+    public var syncPolicy: SyncPolicy { configuration.syncPolicy }
 
     /// Removes what an interrupted segment creation, preparation or compaction left behind.
     private static func removeLeftovers(in directory: String, fileSystem: any FileSystem) throws {

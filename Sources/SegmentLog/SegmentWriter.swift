@@ -50,16 +50,25 @@ final class SegmentWriter {
         let temporary = prepared ?? directory + "/" + name + SegmentFileName.temporarySuffix
         if prepared == nil && fileSystem.fileExists(at: temporary) { try fileSystem.removeFile(at: temporary) }
         let file = try fileSystem.openFile(at: temporary, mode: prepared == nil ? .createNew : .readWrite)
+        do {
+            try writeHeader(header, of: file, preallocateBytes: prepared == nil ? preallocateBytes : nil)
+            try fileSystem.rename(from: temporary, to: directory + "/" + name)
+            // The rename must be durable before any record in the segment is acknowledged, or a
+            // crash could forget the whole segment.
+            try fileSystem.synchronizeDirectory(at: directory)
+        } catch {
+            try? file.close()
+            throw error
+        }
+        return file
+    }
+
+    private static func writeHeader(_ header: SegmentHeader, of file: any OpenFile, preallocateBytes: Int?) throws {
         try file.write(header.encoded(), at: 0)
-        if prepared == nil, let preallocateBytes { try file.preallocate(upTo: preallocateBytes) }
+        if let preallocateBytes { try file.preallocate(upTo: preallocateBytes) }
         // The header must be on disk before the segment has its name: a named segment without a
         // valid header would stop the next open. The same sync makes an allocated size durable.
         try file.synchronizeData()
-        try fileSystem.rename(from: temporary, to: directory + "/" + name)
-        // The rename must be durable before any record in the segment is acknowledged, or a
-        // crash could forget the whole segment.
-        try fileSystem.synchronizeDirectory(at: directory)
-        return file
     }
 
     /// Writes `batch`, rolling to new segments where frames would not fit.

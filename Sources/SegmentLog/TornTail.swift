@@ -21,10 +21,10 @@ public struct TornTail: Sendable, Equatable, CustomStringConvertible {
                         lastPosition: LogPosition, reason: String) throws -> TornTail? {
         precondition(offset < fileSize)
         guard let end = try endOfNonZeroBytes(in: file, from: offset, to: fileSize) else { return nil }
-        // Only the bytes up to the last non-zero one are read whole: a preallocated tail of
-        // zeros can be the size of a segment.
-        let rest = try file.read(count: end - offset, at: offset)
-        let lastNonZero = rest.count - 1
+        // Read a little past the last non-zero byte, since a valid frame may end in zeros; not
+        // the whole rest, since a preallocated tail of zeros can be the size of a segment.
+        let rest = try file.read(count: min(fileSize, end + Self.trailingZerosBytesMax) - offset, at: offset)
+        let lastNonZero = end - offset - 1
         // Beside a live writer the frame may have been completed since it was read: then this
         // is the end of what the reader saw, not damage and not a tear.
         if validFrame(at: 0, in: rest, after: lastPosition) { return nil }
@@ -37,6 +37,10 @@ public struct TornTail: Sendable, Equatable, CustomStringConvertible {
         }
         return TornTail(segmentFileName: fileName, offset: offset, discardedBytes: lastNonZero + 1, reason: reason)
     }
+
+    /// How far past the last non-zero byte a frame is looked for: a frame ending in more zeros
+    /// than this would not be recognized (LZ4 leaves no such runs in compressed payloads).
+    static let trailingZerosBytesMax = 64 << 10
 
     /// The offset just past the last non-zero byte of `file` in `start ..< end`, read a chunk at
     /// a time from the end; nil when they are all zero.

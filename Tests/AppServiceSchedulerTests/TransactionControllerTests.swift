@@ -107,6 +107,23 @@ import Testing
         try await scheduler.close()
     }
 
+    @Test func anOversizedBatchIsRefusedAndTheSchedulerGoesOn() async throws {
+        let harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")])
+        var configuration = harness.configuration
+        configuration.log.recordBytesMax = 1000
+        let scheduler = try await SchedulerHarness(copying: harness, configuration: configuration).open()
+        let big = (0..<50).map { event($0) }
+        let error = await #expect(throws: SchedulerError.self) { try await scheduler.enqueue(EventBatch(events: big), for: "bridge") }
+        guard case .batchTooLarge(let service, let bytes, let max) = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
+        #expect(service == "bridge" && bytes > max && max == 1000)
+        _ = try await scheduler.enqueue(EventBatch(events: [event(1)]), for: "bridge")
+        #expect(await scheduler.failureDescription == nil)
+        try await scheduler.close()
+    }
+
     @Test func unknownServiceAndBadItemsAreRefusedAndNothingIsWritten() async throws {
         let harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")])
         let scheduler = try await harness.open()

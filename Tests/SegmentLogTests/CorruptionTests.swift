@@ -82,6 +82,20 @@ import Testing
     }
 
     @Test(arguments: TestDisk.allCases)
+    func missingFirstSegment(disk: TestDisk) async throws {
+        let log = try await makeLog(disk)
+        try log.directory.remove(log.segments[0])
+        expectOpenFails(log.directory, with: .brokenChain(file: log.segments[1], expected: 0,
+                                                          found: try Self.previousChain(log.directory, log.segments[1])),
+                        "segment 1 removed")
+    }
+
+    static func previousChain(_ directory: TestDirectory, _ segment: String) throws -> UInt32 {
+        let bytes = try directory.bytes(of: segment)
+        return bytes[32..<36].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+    }
+
+    @Test(arguments: TestDisk.allCases)
     func unknownFormatVersion(disk: TestDisk) async throws {
         let log = try await makeLog(disk)
         var bytes = try log.directory.bytes(of: log.segments[0])

@@ -21,6 +21,9 @@ import Testing
         await #expect(throws: SegmentLogError.self) { try await log.append(type: 1, payload: [3]) }
         #expect(log.durablePosition == first)
         await #expect(throws: SegmentLogError.self) { try await log.close() }
+        // The failed writer's close released the directory: a new writer may take it.
+        let successor = try directory.open()
+        try await successor.close()
 
         var random = SeededRandom(seed: 5)
         disk.crash(using: &random)
