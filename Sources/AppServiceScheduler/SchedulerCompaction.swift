@@ -22,8 +22,11 @@ public enum SchedulerCompaction {
     }
 
     /// Compacts the sealed segments of a scheduler's log; nil when there was nothing worth it.
+    /// Throws, leaving the log as it was, when a service's checkpoint (its pending transactions
+    /// with their items) would exceed the log's record limit.
     public static func compact(_ log: SegmentLog) async throws -> CompactionReport? {
-        try await log.compactSealedSegments { cursor in
+        let recordBytesMax = log.recordBytesMax
+        return try await log.compactSealedSegments { cursor in
             var state = SchedulerState()
             while let record = try cursor.next() {
                 do {
@@ -34,7 +37,12 @@ public enum SchedulerCompaction {
             }
             let records = Self.records(for: state)
             guard records.count < cursor.recordsReturned else { return nil }
-            return records.map { LogEntry(type: $0.typeCode, payload: $0.encoded()) }
+            let entries = records.map { LogEntry(type: $0.typeCode, payload: $0.encoded()) }
+            if let oversized = zip(records, entries).first(where: { $0.1.payload.count > recordBytesMax }) {
+                throw SchedulerError.batchTooLarge(service: oversized.0.service, bytes: oversized.1.payload.count,
+                                                   max: recordBytesMax)
+            }
+            return entries
         }
     }
 

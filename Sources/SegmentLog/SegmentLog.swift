@@ -123,6 +123,9 @@ public final class SegmentLog: Sendable {
     /// The sync policy the log was opened with.
     public var syncPolicy: SyncPolicy { configuration.syncPolicy }
 
+    /// The largest payload an append accepts.
+    public var recordBytesMax: Int { configuration.recordBytesMax }
+
     /// Removes what an interrupted segment creation, preparation or compaction left behind.
     private static func removeLeftovers(in directory: String, fileSystem: any FileSystem) throws {
         var removed = false
