@@ -14,7 +14,8 @@ struct EventsController<Context: RequestContext> {
     }
 
     /// `{"events": [...]}` → `{"routed": {"<service>": count}}`, after every service's events are
-    /// durable. The whole body is checked before anything is enqueued.
+    /// durable. The whole body is checked before anything is enqueued, and all services' records
+    /// go into the log in one write.
     @Sendable func route(_ request: Request, context: Context) async throws -> Response {
         let object = try await RequestJSON.object(of: request, limit: bodyBytesMax)
         guard object["events"] != nil else { throw HTTPAPIError.badJSON("missing \"events\"") }
@@ -24,16 +25,14 @@ struct EventsController<Context: RequestContext> {
                 perService[service, default: []].append(bytes)
             }
         }
-        var routed: [String: Int] = [:]
-        for (service, serviceEvents) in perService.sorted(by: { $0.key < $1.key }) {
+        if !perService.isEmpty {
             do {
-                _ = try await scheduler.enqueue(EventBatch(events: serviceEvents), for: service)
+                _ = try await scheduler.enqueue(perService.mapValues { EventBatch(events: $0) })
             } catch let error as SchedulerError {
                 throw error.httpError
             }
-            metrics.enqueued(serviceEvents.count, for: service)
-            routed[service] = serviceEvents.count
         }
-        return try RequestJSON.response(["routed": routed])
+        for (service, serviceEvents) in perService { metrics.enqueued(serviceEvents.count, for: service) }
+        return try RequestJSON.response(["routed": perService.mapValues(\.count)])
     }
 }

@@ -93,11 +93,22 @@ public actor AppServiceScheduler {
     /// Queues `items` for `service`; returns the position of their record once it is durable
     /// (per the log's sync policy). Each item must be a JSON object.
     public func enqueue(_ items: EventBatch, for service: String) async throws -> LogPosition {
+        try await enqueue([service: items])
+    }
+
+    /// Queues items for several services in one write: every batch is checked first (one bad
+    /// batch writes nothing), then all records are appended together and awaited once. Returns
+    /// the position of the last record once all are durable.
+    public func enqueue(_ batches: [String: EventBatch]) async throws -> LogPosition {
         try checkOpen()
-        guard let descriptor = services[service] else { throw SchedulerError.unknownService(service) }
-        try Self.validate(items, for: descriptor)
-        let pending = try record([.enqueued(service: service, items: items)])
-        pump(service)
+        precondition(!batches.isEmpty, "enqueue needs at least one service")
+        let ordered = batches.sorted { $0.key < $1.key }
+        for (service, items) in ordered {
+            guard let descriptor = services[service] else { throw SchedulerError.unknownService(service) }
+            try Self.validate(items, for: descriptor)
+        }
+        let pending = try record(ordered.map { .enqueued(service: $0.key, items: $0.value) })
+        for (service, _) in ordered { pump(service) }
         try await waitDurable(pending)
         return pending.positions.upperBound
     }

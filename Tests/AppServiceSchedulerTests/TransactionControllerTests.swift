@@ -107,6 +107,20 @@ import Testing
         try await scheduler.close()
     }
 
+    @Test func severalServicesAreEnqueuedInOneWriteOrNotAtAll() async throws {
+        let harness = SchedulerHarness(services: [ServiceDescriptor(id: "a"), ServiceDescriptor(id: "b")])
+        let scheduler = try await harness.open()
+        await #expect(throws: SchedulerError.unknownService("c")) {
+            try await scheduler.enqueue(["a": EventBatch(events: [event(1)]), "c": EventBatch(events: [event(2)])])
+        }
+        #expect(try harness.records().isEmpty, "a refused batch wrote something")
+        let last = try await scheduler.enqueue(["a": EventBatch(events: [event(1)]), "b": EventBatch(events: [event(2)])])
+        let enqueued = try harness.records().filter { if case .enqueued = $0.1 { true } else { false } }
+        #expect(enqueued.map(\.1.service) == ["a", "b"])
+        #expect(enqueued.map(\.0.rawValue) == [enqueued[0].0.rawValue, enqueued[0].0.rawValue + 1] && enqueued[1].0 == last)
+        try await scheduler.close()
+    }
+
     @Test func anOversizedBatchIsRefusedAndTheSchedulerGoesOn() async throws {
         let harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")])
         var configuration = harness.configuration
