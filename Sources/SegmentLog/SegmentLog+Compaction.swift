@@ -87,8 +87,12 @@ extension SegmentLog {
                                 duration: ContinuousClock.now - started)
     }
 
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
     /// How much of a compacted segment is written between two syncs.
-    static let compactionSyncChunkBytes = 1 << 20
+    static let compactionSyncChunkBytes = 256 << 10
 
     /// Writes the compacted segment and renames it over `lastSealed`; returns its size.
     private func writeCompacted(_ header: SegmentHeader, entries: [LogEntry], replacing lastSealed: SegmentFile) throws -> Int {
@@ -115,7 +119,11 @@ extension SegmentLog {
             // Flushing a chunk at a time keeps each sync short, so appenders' syncs never queue
             // behind one large flush; the last one also makes every byte durable before the
             // rename makes this file the log's beginning.
+            let started = ContinuousClock.now
             try file.synchronizeData()
+            // Leave the disk to appenders for as long as the chunk held it: compaction takes at
+            // most half the disk's time, so their syncs rarely wait behind one of its flushes.
+            Thread.sleep(forTimeInterval: Self.seconds(ContinuousClock.now - started))
             offset = end
         }
         if batch.bytes.isEmpty { try file.synchronizeData() }
