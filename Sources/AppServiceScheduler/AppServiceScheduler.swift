@@ -51,31 +51,16 @@ public actor AppServiceScheduler {
                             clock: any SchedulerClock,
                             configuration: SchedulerConfiguration = SchedulerConfiguration()) async throws -> AppServiceScheduler {
         precondition(Set(services.map(\.id)).count == services.count, "service ids must be unique")
-        let log = try SegmentLog.open(directory: directory, configuration: configuration.log)
-        do {
-            let state = try replay(log, configuration: configuration)
-            let scheduler = AppServiceScheduler(log: log, services: services, transport: transport, clock: clock,
-                                                configuration: configuration, state: state)
-            await scheduler.resume()
-            return scheduler
-        } catch {
-            try? await log.close()
-            throw error
-        }
-    }
-
-    private static func replay(_ log: SegmentLog, configuration: SchedulerConfiguration) throws -> SchedulerState {
+        // The log's own check on open is the replay: the log is read once.
         var state = SchedulerState()
-        var cursor = try log.records()
-        while let record = try cursor.next() {
-            do {
-                try state.apply(try SchedulerRecord.decode(typeCode: record.type, payload: record.payload))
-            } catch {
-                throw SchedulerError.invalidRecord(position: record.position, reason: "\(error)")
-            }
+        let log = try SegmentLog.open(directory: directory, configuration: configuration.log) { record in
+            try state.apply(record)
             configuration.onRecordApplied?(record.position, state)
         }
-        return state
+        let scheduler = AppServiceScheduler(log: log, services: services, transport: transport, clock: clock,
+                                            configuration: configuration, state: state)
+        await scheduler.resume()
+        return scheduler
     }
 
     private func resume() {

@@ -28,13 +28,7 @@ public enum SchedulerCompaction {
         let recordBytesMax = log.recordBytesMax
         return try await log.compactSealedSegments { cursor in
             var state = SchedulerState()
-            while let record = try cursor.next() {
-                do {
-                    try state.apply(try SchedulerRecord.decode(typeCode: record.type, payload: record.payload))
-                } catch {
-                    throw SchedulerError.invalidRecord(position: record.position, reason: "\(error)")
-                }
-            }
+            while let record = try cursor.next() { try state.apply(record) }
             let records = Self.records(for: state)
             guard records.count < cursor.recordsReturned else { return nil }
             let entries = records.map { LogEntry(type: $0.typeCode, payload: $0.encoded()) }

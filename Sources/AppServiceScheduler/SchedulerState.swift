@@ -1,3 +1,5 @@
+import SegmentLog
+
 /// Everything the scheduler knows, per service: the fold of its log's records.
 ///
 /// The live scheduler changes its state only by appending a record and applying it here, and
@@ -24,6 +26,19 @@ public struct SchedulerState: Sendable, Equatable {
         }
         // Changed in place: a copy out and back would copy the whole queue on every record.
         try services[id, default: ServiceState()].apply(record)
+    }
+}
+
+extension SchedulerState {
+    /// Decodes a record read from the log and applies it; throws
+    /// ``SchedulerError/invalidRecord(position:reason:)`` naming its position, segment and offset.
+    public mutating func apply(_ stored: LogRecord) throws(SchedulerError) {
+        do {
+            try apply(try SchedulerRecord.decode(typeCode: stored.type, payload: stored.payload))
+        } catch {
+            throw .invalidRecord(position: stored.position,
+                                 reason: "\(error) (\(stored.location.segmentFileName) at offset \(stored.location.offset))")
+        }
     }
 }
 

@@ -8,7 +8,9 @@ struct LogRecovery {
     let nextPosition: LogPosition
     let tornTail: TornTail?
 
-    static func resume(directory: String, fileSystem: any FileSystem) throws -> LogRecovery {
+    /// Passes every kept record to `replay`, in order, as the check reads it.
+    static func resume(directory: String, fileSystem: any FileSystem,
+                       replay: (LogRecord) throws -> Void) throws -> LogRecovery {
         let segments = try SegmentFile.list(in: directory, fileSystem: fileSystem)
         guard !segments.isEmpty else {
             return try start(SegmentHeader(segmentId: 1, firstPosition: LogPosition(rawValue: 1), previousChain: 0),
@@ -18,7 +20,10 @@ struct LogRecovery {
         var cursor = LogCursor(segments: segments, fileSystem: fileSystem, from: .start, through: nil,
                                startSegmentIndex: 0, startsAtLogStart: true)
         var lastPosition = LogPosition.start
-        while let record = try cursor.next() { lastPosition = record.position }
+        while let record = try cursor.next() {
+            try replay(record)
+            lastPosition = record.position
+        }
         let end = cursor.end!
         assert(end.segment == segments.last!)
         assert(end.validBytes <= end.fileSize)

@@ -37,13 +37,21 @@ public final class SegmentLog: Sendable {
     /// Every segment is read and checked. A torn end of the last segment is cut and reported in
     /// ``tornTail``; damage anywhere else throws, naming the file and offset.
     public static func open(directory: String, configuration: Configuration = Configuration()) throws -> SegmentLog {
+        try open(directory: directory, configuration: configuration, replaying: { _ in })
+    }
+
+    /// Opens the log like ``open(directory:configuration:)``, handing every record the check
+    /// reads to `replay`, in order: a caller that rebuilds state from the log reads it once.
+    /// Records after a torn tail are not passed; if open throws, discard what `replay` built.
+    public static func open(directory: String, configuration: Configuration = Configuration(),
+                            replaying replay: (LogRecord) throws -> Void) throws -> SegmentLog {
         configuration.validate()
         let fileSystem = configuration.fileSystem
         try fileSystem.createDirectory(at: directory)
         let lock = try DirectoryLock.acquire(directory: directory, fileSystem: fileSystem)
         do {
             try removeLeftovers(in: directory, fileSystem: fileSystem)
-            let resumed = try LogRecovery.resume(directory: directory, fileSystem: fileSystem)
+            let resumed = try LogRecovery.resume(directory: directory, fileSystem: fileSystem, replay: replay)
             let writer = try SegmentWriter(fileSystem: fileSystem, directory: directory,
                                            segmentSizeBytes: configuration.segmentSizeBytes,
                                            preallocation: configuration.preallocation, segment: resumed.segment,

@@ -9,12 +9,7 @@ struct StateFold {
 
     /// Applies one record; throws `SchedulerError.invalidRecord` naming its position.
     mutating func apply(_ record: LogRecord) throws {
-        do {
-            try state.apply(try SchedulerRecord.decode(typeCode: record.type, payload: record.payload))
-        } catch {
-            throw SchedulerError.invalidRecord(position: record.position,
-                                               reason: "\(error) (\(record.location.segmentFileName) at offset \(record.location.offset))")
-        }
+        try state.apply(record)
         lastPosition = record.position
         records += 1
     }
