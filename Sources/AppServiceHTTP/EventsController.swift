@@ -27,7 +27,7 @@ struct EventsController<Context: RequestContext> {
         }
         if !perService.isEmpty {
             do {
-                _ = try await scheduler.enqueue(perService.mapValues { EventBatch(events: $0) })
+                _ = try await scheduler.enqueue(perService.mapValues { EventBatch(events: $0) }, itemsAreJSONObjects: true)
             } catch let error as SchedulerError {
                 throw error.httpError
             }

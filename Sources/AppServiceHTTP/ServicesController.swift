@@ -23,7 +23,7 @@ struct ServicesController<Context: RequestContext> {
                                ephemeral: try RequestJSON.items("ephemeral", in: object),
                                toDevice: try RequestJSON.items("to_device", in: object))
         do {
-            let position = try await scheduler.enqueue(batch, for: service)
+            let position = try await scheduler.enqueue([service: batch], itemsAreJSONObjects: true)
             metrics.enqueued(batch.count, for: service)
             return try RequestJSON.response(["position": position.rawValue])
         } catch let error as SchedulerError {

@@ -85,12 +85,18 @@ public actor AppServiceScheduler {
     /// batch writes nothing), then all records are appended together and awaited once. Returns
     /// the position of the last record once all are durable.
     public func enqueue(_ batches: [String: EventBatch]) async throws -> LogPosition {
+        try await enqueue(batches, itemsAreJSONObjects: false)
+    }
+
+    /// ``enqueue(_:)`` for a caller that built every item by serializing a JSON object (the
+    /// HTTP API), so parsing each item again to check it would be work done twice.
+    package func enqueue(_ batches: [String: EventBatch], itemsAreJSONObjects: Bool) async throws -> LogPosition {
         try checkOpen()
         precondition(!batches.isEmpty, "enqueue needs at least one service")
         let ordered = batches.sorted { $0.key < $1.key }
         for (service, items) in ordered {
             guard let descriptor = services[service] else { throw SchedulerError.unknownService(service) }
-            try Self.validate(items, for: descriptor)
+            try Self.validate(items, for: descriptor, parsingItems: !itemsAreJSONObjects)
         }
         let pending = try record(ordered.map { .enqueued(service: $0.key, items: $0.value) })
         for (service, _) in ordered { pump(service) }
@@ -229,7 +235,7 @@ public actor AppServiceScheduler {
         observers[id] = nil
     }
 
-    private static func validate(_ items: EventBatch, for service: ServiceDescriptor) throws {
+    private static func validate(_ items: EventBatch, for service: ServiceDescriptor, parsingItems: Bool) throws {
         guard !items.isEmpty else { throw SchedulerError.emptyBatch(service: service.id) }
         if !items.ephemeral.isEmpty && !service.receivesEphemeral {
             throw SchedulerError.kindNotAccepted(service: service.id, kind: "ephemeral events")
@@ -237,6 +243,7 @@ public actor AppServiceScheduler {
         if !items.toDevice.isEmpty && !service.receivesToDevice {
             throw SchedulerError.kindNotAccepted(service: service.id, kind: "to-device messages")
         }
+        guard parsingItems else { return }
         for (kind, list) in [("events", items.events), ("ephemeral", items.ephemeral), ("to_device", items.toDevice)] {
             for (index, item) in list.enumerated() {
                 let parsed: Any

@@ -31,9 +31,6 @@ public final class ScriptedTransport: Transport {
     /// Every attempt so far, in the order they reached the transport.
     public var attempts: [OutgoingTransaction] { state.withLock { $0.attempts } }
 
-    /// Attempts waiting for ``releaseAll()``.
-    public var heldCount: Int { state.withLock { $0.held.count } }
-
     /// The outcomes of the next attempts for `service`, in order; after them, `.delivered`.
     public func script(_ outcomes: [SendOutcome], for service: String) {
         state.withLock { $0.scripts[service, default: []] += outcomes }

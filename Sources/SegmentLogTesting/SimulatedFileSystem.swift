@@ -56,7 +56,6 @@ public final class SimulatedFileSystem: FileSystem {
         var generation = 0
         var lockedPaths: Set<String> = []
         var faults: [Fault] = []
-        var syncs = 0
         var crashes = 0
     }
 
@@ -65,8 +64,6 @@ public final class SimulatedFileSystem: FileSystem {
     /// An empty disk holding only the root directory.
     public init() {}
 
-    /// `fdatasync` and directory `fsync` calls so far.
-    public var syncCount: Int { disk.withLock { $0.syncs } }
 
     /// The disk as the process starting now sees it: once the disk crashes, every operation
     /// through the returned file system fails with EIO, as a dead process does nothing more.
@@ -291,7 +288,6 @@ public final class SimulatedFileSystem: FileSystem {
             try Self.change("fsync", path, in: &disk)
             if Self.fires(false, in: &disk) { throw Self.ioError("fsync", path) }
             disk.directories[path]!.durable = disk.directories[path]!.current
-            disk.syncs += 1
         }
     }
 
@@ -380,7 +376,6 @@ final class SimulatedFile: OpenFile {
             if SimulatedFileSystem.fires(false, in: &disk) { throw SimulatedFileSystem.ioError("fdatasync", path) }
             inode.durable = inode.current
             inode.unsynced = []
-            disk.syncs += 1
         }
     }
 

@@ -29,7 +29,7 @@ struct EndToEnd {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let counter = Counter()
-        let servicePort = PortBox()
+        let servicePort = ListeningPort()
         let router = Router()
         router.put("_matrix/app/v1/transactions/:txn") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 32 << 20)
@@ -48,17 +48,17 @@ struct EndToEnd {
         configuration.ingestToken = "bench"
         configuration.registrations = [try Registration(yaml: """
             id: bench
-            url: http://127.0.0.1:\(await servicePort.get())
+            url: http://127.0.0.1:\(await servicePort.value())
             as_token: a
             hs_token: h
             sender_localpart: benchbot
             namespaces: {users: [{regex: "@.*", exclusive: false}]}
             """, file: "bench.yaml")]
-        let daemonPort = PortBox()
+        let daemonPort = ListeningPort()
         let daemon = try await Daemon.buildApplication(configuration: configuration, logger: logger) { await daemonPort.set($0) }
         let daemonGroup = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
         let daemonTask = Task { try await daemonGroup.run() }
-        let port = await daemonPort.get()
+        let port = await daemonPort.value()
 
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)))
         let body = try JSONSerialization.data(withJSONObject: ["events": (0..<10).map { index in
@@ -106,21 +106,4 @@ struct EndToEnd {
     }
 
     static func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1000 }
-}
-
-/// A port a server reports once it listens.
-actor PortBox {
-    private var port: Int?
-    private var waiting: [CheckedContinuation<Int, Never>] = []
-
-    func set(_ value: Int) {
-        port = value
-        for waiter in waiting { waiter.resume(returning: value) }
-        waiting = []
-    }
-
-    func get() async -> Int {
-        if let port { return port }
-        return await withCheckedContinuation { waiting.append($0) }
-    }
 }

@@ -15,8 +15,6 @@ actor DemoApplicationService {
         if isDown { down.insert(service) } else { down.remove(service) }
     }
 
-    func isDown(_ service: String) -> Bool { down.contains(service) }
-
     /// Takes a transaction; false when the service is DOWN.
     func receive(service: String, transaction: UInt64, events: [[String: Any]]) -> Bool {
         guard !down.contains(service) else {

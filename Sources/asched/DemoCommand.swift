@@ -31,17 +31,18 @@ struct DemoCommand: AsyncParsableCommand {
         var logger = Logger(label: "asched-demo")
         logger.logLevel = .error
         let services = DemoApplicationService()
-        let ports = PortBoard()
-        let stand = services.application(token: { "hs_demo_\($0)" }, onServerRunning: { await ports.set("services", $0) })
+        let servicesListening = ListeningPort()
+        let stand = services.application(token: { "hs_demo_\($0)" }, onServerRunning: { await servicesListening.set($0) })
         let serviceGroup = ServiceGroup(configuration: .init(services: [stand], logger: logger))
         let standTask = Task { try await serviceGroup.run() }
-        let servicesPort = await ports.wait("services")
+        let servicesPort = await servicesListening.value()
 
         let configuration = try Self.configuration(directory: directory, servicesPort: servicesPort)
-        let daemon = try await Daemon.buildApplication(configuration: configuration, logger: logger) { await ports.set("daemon", $0) }
+        let daemonListening = ListeningPort()
+        let daemon = try await Daemon.buildApplication(configuration: configuration, logger: logger) { await daemonListening.set($0) }
         let daemonGroup = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
         let daemonTask = Task { try await daemonGroup.run() }
-        let daemonPort = await ports.wait("daemon")
+        let daemonPort = await daemonListening.value()
         FileHandle.standardOutput.write(Data("asched demo: data directory \(directory), API on 127.0.0.1:\(daemonPort), services on 127.0.0.1:\(servicesPort)\n".utf8))
 
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -118,20 +119,3 @@ struct DemoCommand: AsyncParsableCommand {
         print(survey.hasErrors ? "verify: problems found" : "verify: every checksum, the chain and the replay check out")
     }
 }
-
-/// Ports the servers report once they listen.
-actor PortBoard {
-    private var ports: [String: Int] = [:]
-    private var waiting: [String: [CheckedContinuation<Int, Never>]] = [:]
-
-    func set(_ name: String, _ port: Int) {
-        ports[name] = port
-        for continuation in waiting.removeValue(forKey: name) ?? [] { continuation.resume(returning: port) }
-    }
-
-    func wait(_ name: String) async -> Int {
-        if let port = ports[name] { return port }
-        return await withCheckedContinuation { waiting[name, default: []].append($0) }
-    }
-}
-

@@ -74,23 +74,13 @@ import Testing
         }
     }
 
-    actor Port {
-        private var port: Int?
-        private var waiting: [CheckedContinuation<Int, Never>] = []
-        func set(_ value: Int) { port = value; for waiter in waiting { waiter.resume(returning: value) }; waiting = [] }
-        func get() async -> Int {
-            if let port { return port }
-            return await withCheckedContinuation { waiting.append($0) }
-        }
-    }
-
     @Test func failuresMarkDownAndRetriesResendTheSameTransaction() async throws {
         let service = ScriptedService(answers: [.status(500), .okWithoutJSON, .hang, .ok])
-        let port = Port()
+        let port = ListeningPort()
         let serviceGroup = ServiceGroup(configuration: .init(services: [service.application { await port.set($0) }],
                                                              logger: Logger(label: "as")))
         let running = Task { try await serviceGroup.run() }
-        let servicePort = await port.get()
+        let servicePort = await port.value()
 
         let directory = try Fixtures.scratchDirectory(files: ["registration.yaml": """
             id: bridge
