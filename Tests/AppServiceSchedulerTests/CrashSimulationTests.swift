@@ -16,4 +16,15 @@ import Testing
             Issue.record("\(failure)")
         }
     }
+
+    /// Under `interval`, a crash may lose acknowledged items, but a transaction must never
+    /// leave before its record is synced: no id may reach a service with two bodies.
+    @Test(arguments: 0..<60)
+    func intervalPolicyNeverReusesAnId(seed: UInt64) async throws {
+        do {
+            _ = try await CrashSimulation(seed: seed, steps: 200, syncPolicy: .interval(.milliseconds(20))).run()
+        } catch let failure as CrashSimulation.Failure {
+            Issue.record("\(failure)")
+        }
+    }
 }
