@@ -33,9 +33,9 @@ public struct LogProblem: Sendable, Equatable, CustomStringConvertible {
         case SegmentLogError.corruptSegmentHeader(let path, let reason):
             self.init(severity: .error, file: path, offset: 0, message: reason)
         case SegmentLogError.unsupportedFormatVersion(let path, let found, let supported):
-            self.init(severity: .error, file: path, offset: 8, message: "format version: expected \(supported), found \(found)")
+            self.init(severity: .error, file: path, offset: SegmentHeader.versionOffset, message: "format version: expected \(supported), found \(found)")
         case SegmentLogError.brokenChain(let path, let expected, let found):
-            self.init(severity: .error, file: path, offset: 32,
+            self.init(severity: .error, file: path, offset: SegmentHeader.previousChainOffset,
                       message: "previous chain: expected \(hex(expected)), found \(hex(found)); a segment before it is missing or was replaced")
         default:
             self.init(severity: .error, file: file, offset: nil, message: "\(error)")

@@ -70,7 +70,7 @@ public struct LogVerifier: Sendable {
             }
             if header.firstPosition <= lastPosition {
                 report.problems.append(LogProblem(
-                    severity: .error, file: segment.path, offset: 24,
+                    severity: .error, file: segment.path, offset: SegmentHeader.firstPositionOffset,
                     message: "first position: expected after \(lastPosition), found \(header.firstPosition)"))
             }
             while let record = try cursor.next() {

@@ -1,9 +1,31 @@
 /// The 56-byte header at the start of every segment file (see docs/FORMAT.md).
-struct SegmentHeader: Equatable {
-    static let byteCount = 56
+///
+/// Only this type knows the layout: everyone else names a header field by its offset constant.
+package struct SegmentHeader: Equatable {
+    /// The header's size; the first frame starts at this offset.
+    package static let byteCount = 56
     static let flagCompacted: UInt32 = 1
     static let magic: [UInt8] = Array("ASCHDLOG".utf8)
     static let formatVersion: UInt32 = 1
+
+    /// Offset of the u32 format version (bytes 0..<8 are the magic).
+    package static let versionOffset = 8
+    /// Offset of the u32 header length.
+    package static let headerLengthOffset = 12
+    /// Offset of the u64 segment id.
+    package static let segmentIdOffset = 16
+    /// Offset of the u64 first position.
+    package static let firstPositionOffset = 24
+    /// Offset of the u32 chain value the segment continues from.
+    package static let previousChainOffset = 32
+    /// Offset of the u32 chain value a compacted segment stands in for.
+    package static let endChainOffset = 36
+    /// Offset of the u64 first replaced segment id.
+    package static let firstReplacedIdOffset = 40
+    /// Offset of the u32 flags.
+    package static let flagsOffset = 48
+    /// Offset of the u32 CRC; the bytes before it are the ones it covers.
+    package static let checksumOffset = 52
 
     /// The segment's id; its file name is this id in 16 hex digits.
     var segmentId: UInt64
@@ -36,19 +58,20 @@ struct SegmentHeader: Equatable {
     func encoded() -> [UInt8] {
         precondition(segmentId > 0 && firstPosition.rawValue > 0)
         precondition(replacement.map { $0.firstReplacedSegmentId <= segmentId && $0.firstReplacedSegmentId > 0 } ?? true)
+        assert(Self.checksumOffset + MemoryLayout<UInt32>.size == Self.byteCount, "the CRC ends the header")
         var bytes = [UInt8](repeating: 0, count: Self.byteCount)
         bytes.withUnsafeMutableBytes { raw in
             raw.copyBytes(from: Self.magic)
-            raw.storeLittleEndian(Self.formatVersion, at: 8)
-            raw.storeLittleEndian(UInt32(Self.byteCount), at: 12)
-            raw.storeLittleEndian(segmentId, at: 16)
-            raw.storeLittleEndian(firstPosition.rawValue, at: 24)
-            raw.storeLittleEndian(previousChain, at: 32)
-            raw.storeLittleEndian(replacement?.endChain ?? 0, at: 36)
-            raw.storeLittleEndian(replacement?.firstReplacedSegmentId ?? segmentId, at: 40)
-            raw.storeLittleEndian(replacement == nil ? 0 : Self.flagCompacted, at: 48)
-            let checksum = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<52]))
-            raw.storeLittleEndian(checksum, at: 52)
+            raw.storeLittleEndian(Self.formatVersion, at: Self.versionOffset)
+            raw.storeLittleEndian(UInt32(Self.byteCount), at: Self.headerLengthOffset)
+            raw.storeLittleEndian(segmentId, at: Self.segmentIdOffset)
+            raw.storeLittleEndian(firstPosition.rawValue, at: Self.firstPositionOffset)
+            raw.storeLittleEndian(previousChain, at: Self.previousChainOffset)
+            raw.storeLittleEndian(replacement?.endChain ?? 0, at: Self.endChainOffset)
+            raw.storeLittleEndian(replacement?.firstReplacedSegmentId ?? segmentId, at: Self.firstReplacedIdOffset)
+            raw.storeLittleEndian(replacement == nil ? 0 : Self.flagCompacted, at: Self.flagsOffset)
+            let checksum = Self.computedChecksum(of: UnsafeRawBufferPointer(raw))
+            raw.storeLittleEndian(checksum, at: Self.checksumOffset)
         }
         assert((try? Self.decode(bytes, file: "")) == self, "segment header does not round-trip")
         return bytes
@@ -61,16 +84,16 @@ struct SegmentHeader: Equatable {
                 file: file, reason: "file is \(bytes.count) bytes, shorter than the \(byteCount)-byte header")
         }
         return try bytes.withUnsafeBytes { raw in
-            guard Array(raw[0..<8]) == magic else {
+            guard Array(raw[..<versionOffset]) == magic else {
                 throw SegmentLogError.corruptSegmentHeader(
-                    file: file, reason: "magic is \(Array(raw[0..<8])), expected \"ASCHDLOG\"; not a segment file")
+                    file: file, reason: "magic is \(Array(raw[..<versionOffset])), expected \"ASCHDLOG\"; not a segment file")
             }
             // Every version keeps magic, version and header length first, so a newer version
             // is told apart from a damaged header by its checksum (when its header is this size).
-            let version = raw.loadLittleEndian(at: 8, as: UInt32.self)
-            let length = raw.loadLittleEndian(at: 12, as: UInt32.self)
-            let stored = raw.loadLittleEndian(at: 52, as: UInt32.self)
-            let computed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<52]))
+            let version = raw.loadLittleEndian(at: versionOffset, as: UInt32.self)
+            let length = raw.loadLittleEndian(at: headerLengthOffset, as: UInt32.self)
+            let stored = raw.loadLittleEndian(at: checksumOffset, as: UInt32.self)
+            let computed = computedChecksum(of: raw)
             if version != formatVersion {
                 guard length > UInt32(byteCount) || stored == computed else {
                     throw SegmentLogError.corruptSegmentHeader(
@@ -86,18 +109,18 @@ struct SegmentHeader: Equatable {
                 throw SegmentLogError.corruptSegmentHeader(
                     file: file, reason: "header length field is \(length), expected \(byteCount)")
             }
-            let flags = raw.loadLittleEndian(at: 48, as: UInt32.self)
+            let flags = raw.loadLittleEndian(at: flagsOffset, as: UInt32.self)
             guard flags & ~flagCompacted == 0 else {
                 throw SegmentLogError.corruptSegmentHeader(file: file, reason: "unknown header flags \(flags)")
             }
-            let segmentId = raw.loadLittleEndian(at: 16, as: UInt64.self)
-            let firstReplaced = raw.loadLittleEndian(at: 40, as: UInt64.self)
+            let segmentId = raw.loadLittleEndian(at: segmentIdOffset, as: UInt64.self)
+            let firstReplaced = raw.loadLittleEndian(at: firstReplacedIdOffset, as: UInt64.self)
             let header = SegmentHeader(
                 segmentId: segmentId,
-                firstPosition: LogPosition(rawValue: raw.loadLittleEndian(at: 24, as: UInt64.self)),
-                previousChain: raw.loadLittleEndian(at: 32, as: UInt32.self),
+                firstPosition: LogPosition(rawValue: raw.loadLittleEndian(at: firstPositionOffset, as: UInt64.self)),
+                previousChain: raw.loadLittleEndian(at: previousChainOffset, as: UInt32.self),
                 replacement: flags & flagCompacted == 0 ? nil
-                    : Replacement(firstReplacedSegmentId: firstReplaced, endChain: raw.loadLittleEndian(at: 36, as: UInt32.self)))
+                    : Replacement(firstReplacedSegmentId: firstReplaced, endChain: raw.loadLittleEndian(at: endChainOffset, as: UInt32.self)))
             guard header.segmentId > 0, header.firstPosition.rawValue > 0 else {
                 throw SegmentLogError.corruptSegmentHeader(file: file, reason: "segment id or first position is 0")
             }
@@ -107,5 +130,11 @@ struct SegmentHeader: Equatable {
             }
             return header
         }
+    }
+
+    /// The CRC the header at the start of `raw` should carry: over the bytes before the CRC field.
+    package static func computedChecksum(of raw: UnsafeRawBufferPointer) -> UInt32 {
+        precondition(raw.count >= byteCount)
+        return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[..<checksumOffset]))
     }
 }

@@ -49,7 +49,7 @@ struct SegmentScanner {
             let headerBytes = UnsafeRawBufferPointer(rebasing: raw[frameStart..<frameStart + FrameHeader.byteCount])
             let payloadStart = frameStart + FrameHeader.byteCount
             let payload = UnsafeRawBufferPointer(rebasing: raw[payloadStart..<payloadStart + header.storedLength])
-            return (headerBytes.loadLittleEndian(at: 20, as: UInt32.self),
+            return (FrameHeader.storedChecksum(in: headerBytes),
                     FrameHeader.expectedChecksum(header: headerBytes, payload: payload))
         }
         guard stored == expected else {

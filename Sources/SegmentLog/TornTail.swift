@@ -83,12 +83,12 @@ public struct TornTail: Sendable, Equatable, CustomStringConvertible {
         return bytes.withUnsafeBytes { raw in
             let header = UnsafeRawBufferPointer(rebasing: raw[index..<index + FrameHeader.byteCount])
             let left = raw.count - index - FrameHeader.byteCount
-            guard header.loadLittleEndian(at: 8, as: UInt64.self) > lastPosition.rawValue,
+            guard FrameHeader.position(in: header) > lastPosition,
                   FrameHeader.implausibility(of: header, bytesAfterHeader: left) == nil else { return false }
-            let stored = Int(header.loadLittleEndian(at: 0, as: UInt32.self))
+            let stored = FrameHeader.storedLength(in: header)
             let payloadStart = index + FrameHeader.byteCount
             let payload = UnsafeRawBufferPointer(rebasing: raw[payloadStart..<payloadStart + stored])
-            return header.loadLittleEndian(at: 20, as: UInt32.self) == FrameHeader.expectedChecksum(header: header, payload: payload)
+            return FrameHeader.storedChecksum(in: header) == FrameHeader.expectedChecksum(header: header, payload: payload)
         }
     }
 }

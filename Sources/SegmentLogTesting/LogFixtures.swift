@@ -14,6 +14,10 @@ public enum LogFixtures {
         return Array(text.utf8)
     }
 
+    /// How many bytes the `torn-tail` fixture adds after the last frame: a copy of the first
+    /// frame's start, which cannot pass as a frame there.
+    public static let tornTailBytes = 30
+
     /// The fixture directories by name, in the order they are written.
     public static let names = ["clean", "torn-tail", "corrupt-middle", "missing-segment"]
 
@@ -35,11 +39,12 @@ public enum LogFixtures {
         case "torn-tail":
             let last = directory + "/" + segments.last!
             let bytes = try read(last, fileSystem)
-            try replace(last, with: bytes + Array(bytes[56..<86]), fileSystem)
+            let firstFrame = SegmentHeader.byteCount
+            try replace(last, with: bytes + Array(bytes[firstFrame..<firstFrame + tornTailBytes]), fileSystem)
         case "corrupt-middle":
             let second = directory + "/" + segments[1]
             var bytes = try read(second, fileSystem)
-            bytes[56 + 24 + 3] ^= 0x01
+            bytes[SegmentHeader.byteCount + FrameHeader.byteCount + 3] ^= 0x01
             try replace(second, with: bytes, fileSystem)
         case "missing-segment":
             try fileSystem.removeFile(at: directory + "/" + segments[1])

@@ -41,7 +41,8 @@ struct InspectCommand: ParsableCommand {
         if statuses.isEmpty { print("no services yet") }
         for status in statuses { print(StateText.describe(status)) }
         print("")
-        let live = SchedulerCompaction.records(for: survey.fold.state).reduce(56) { $0 + 24 + $1.encoded().count }
+        let live = SchedulerCompaction.records(for: survey.fold.state)
+            .reduce(SegmentHeader.byteCount) { $0 + FrameHeader.byteCount + $1.encoded().count }
         let dead = max(0, survey.fileBytes - live)
         let fraction = survey.fileBytes == 0 ? 0 : Double(dead) / Double(survey.fileBytes) * 100
         print("compaction: the pending state fits in \(live) bytes of checkpoint; \(dead) of \(survey.fileBytes) bytes "

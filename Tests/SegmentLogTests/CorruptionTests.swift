@@ -34,7 +34,7 @@ import Testing
         let target = log.records.filter { $0.location.segmentFileName == "0000000000000001.seg" }[1]
         let path = log.segments[0]
         let intact = try log.directory.bytes(of: path)
-        let frameEnd = target.location.offset + 24 + target.location.storedBytes
+        let frameEnd = target.location.offset + FrameHeader.byteCount + target.location.storedBytes
         for offset in target.location.offset..<frameEnd {
             var damaged = intact
             damaged[offset] ^= 0x10
@@ -58,7 +58,7 @@ import Testing
         #expect(lastSegmentRecords.count >= 2)
         var bytes = try log.directory.bytes(of: path)
         let target = lastSegmentRecords[0].location.offset
-        bytes[target + 30] ^= 0xFF
+        bytes[target + FrameHeader.byteCount + 6] ^= 0xFF
         try log.directory.replace(path, with: bytes)
         let error = #expect(throws: SegmentLogError.self) { _ = try log.directory.open(segmentSizeBytes: 600) }
         guard case .corruptFrame(let file, let offset, let reason) = error else {
@@ -92,16 +92,18 @@ import Testing
 
     static func previousChain(_ directory: TestDirectory, _ segment: String) throws -> UInt32 {
         let bytes = try directory.bytes(of: segment)
-        return bytes[32..<36].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let chain = SegmentHeader.previousChainOffset
+        return bytes[chain..<chain + 4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
     }
 
     @Test(arguments: TestDisk.allCases)
     func unknownFormatVersion(disk: TestDisk) async throws {
         let log = try await makeLog(disk)
         var bytes = try log.directory.bytes(of: log.segments[0])
-        bytes[8] = 9
-        let checksum = CRC32CReference.checksum(Array(bytes[0..<52]), seed: 0)
-        bytes.replaceSubrange(52..<56, with: (0..<4).map { UInt8(truncatingIfNeeded: checksum >> ($0 * 8)) })
+        bytes[SegmentHeader.versionOffset] = 9
+        let crc = SegmentHeader.checksumOffset
+        let checksum = CRC32CReference.checksum(Array(bytes[..<crc]), seed: 0)
+        bytes.replaceSubrange(crc..<crc + 4, with: (0..<4).map { UInt8(truncatingIfNeeded: checksum >> ($0 * 8)) })
         try log.directory.replace(log.segments[0], with: bytes)
         expectOpenFails(log.directory, with: .unsupportedFormatVersion(file: log.segments[0], found: 9, supported: 1),
                         "a header written by version 9")
@@ -111,7 +113,7 @@ import Testing
     func damagedVersionFieldIsCorruptionNotANewVersion(disk: TestDisk) async throws {
         let log = try await makeLog(disk)
         var bytes = try log.directory.bytes(of: log.segments[0])
-        bytes[8] ^= 0x08
+        bytes[SegmentHeader.versionOffset] ^= 0x08
         try log.directory.replace(log.segments[0], with: bytes)
         let error = #expect(throws: SegmentLogError.self) { _ = try log.directory.open(segmentSizeBytes: 600) }
         guard case .corruptSegmentHeader(let file, let reason) = error else {
@@ -137,7 +139,7 @@ import Testing
     func damagedSegmentHeader(disk: TestDisk) async throws {
         let log = try await makeLog(disk)
         var bytes = try log.directory.bytes(of: log.segments[2])
-        bytes[20] ^= 1
+        bytes[SegmentHeader.segmentIdOffset + 4] ^= 1
         try log.directory.replace(log.segments[2], with: bytes)
         let error = #expect(throws: SegmentLogError.self) { _ = try log.directory.open(segmentSizeBytes: 600) }
         guard case .corruptSegmentHeader(let file, let reason) = error else {

@@ -29,7 +29,8 @@ import Testing
         let log = try directory.open(segmentSizeBytes: LogFixtures.segmentSizeBytes)
         let tail = try #require(log.tornTail)
         let cleanLastSegment = try FileManager.default.attributesOfItem(atPath: Self.root + "/clean/0000000000000005.seg")[.size] as! Int
-        #expect(tail.segmentFileName == "0000000000000005.seg" && tail.offset == cleanLastSegment && tail.discardedBytes == 30)
+        #expect(tail.segmentFileName == "0000000000000005.seg" && tail.offset == cleanLastSegment
+                && tail.discardedBytes == LogFixtures.tornTailBytes)
         #expect(log.lastPosition == LogPosition(rawValue: UInt64(LogFixtures.recordCount)))
         try await log.close()
     }
@@ -37,7 +38,7 @@ import Testing
     @Test func corruptMiddleFixtureIsRefusedWithFileAndOffset() throws {
         let directory = try copy("corrupt-middle")
         #expect(throws: SegmentLogError.corruptFrame(
-            file: directory.path + "/0000000000000002.seg", offset: 56,
+            file: directory.path + "/0000000000000002.seg", offset: SegmentHeader.byteCount,
             reason: "checksum mismatch: frame says 0x" + storedChecksum(directory) + ", contents give 0x" + computedChecksum(directory)
                 + " (in a sealed segment, where no write was in progress)")) {
             _ = try directory.open(segmentSizeBytes: LogFixtures.segmentSizeBytes)
@@ -70,10 +71,13 @@ import Testing
 
     private func frameChecksums(_ directory: TestDirectory) throws -> (stored: UInt32, computed: UInt32) {
         let bytes = try directory.bytes(of: directory.path + "/0000000000000002.seg")
-        let length = Int(bytes[56]) | Int(bytes[57]) << 8
-        let stored = bytes[76..<80].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        let payload = Array(bytes[80..<80 + length])
-        let computed = CRC32CReference.checksum(Array(bytes[56..<76]), seed: CRC32CReference.checksum(payload, seed: 0))
+        let frame = SegmentHeader.byteCount
+        let checksum = frame + FrameHeader.checksumOffset
+        let payloadStart = frame + FrameHeader.byteCount
+        let length = Int(bytes[frame + FrameHeader.storedLengthOffset]) | Int(bytes[frame + FrameHeader.storedLengthOffset + 1]) << 8
+        let stored = bytes[checksum..<checksum + 4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let payload = Array(bytes[payloadStart..<payloadStart + length])
+        let computed = CRC32CReference.checksum(Array(bytes[frame..<checksum]), seed: CRC32CReference.checksum(payload, seed: 0))
         return (stored, computed)
     }
 

@@ -22,7 +22,7 @@ import Testing
         #expect(inLast.count >= 2)
         var bytes = try directory.bytes(of: lastSegment)
         let original = bytes
-        bytes[inLast[0].location.offset + 26] ^= 0x40
+        bytes[inLast[0].location.offset + FrameHeader.byteCount + 2] ^= 0x40
         try directory.replace(lastSegment, with: bytes)
         #expect(throws: SegmentLogError.self) { _ = try directory.open(segmentSizeBytes: 400) }
 
@@ -48,7 +48,7 @@ import Testing
         let directory = try await makeLog(disk)
         let first = try directory.segmentPaths()[0]
         var bytes = try directory.bytes(of: first)
-        bytes[60] ^= 1
+        bytes[SegmentHeader.byteCount + FrameHeader.rawLengthOffset] ^= 1
         try directory.replace(first, with: bytes)
         let error = #expect(throws: SegmentLogError.self) {
             _ = try SegmentLog.repair(directory: directory.path, fileSystem: directory.fileSystem, dryRun: false)

@@ -24,7 +24,7 @@ import Testing
             let fill = filler(intact.count - cut, &random)
             try directory.replace(segment, with: Array(intact[..<cut]) + fill)
             let expected = original.filter { end(of: $0) <= cut }
-            let validEnd = expected.last.map(end(of:)) ?? 56
+            let validEnd = expected.last.map(end(of:)) ?? SegmentHeader.byteCount
             let dropped = Array(intact[validEnd..<cut]) + fill
             let reopened = try directory.open(segmentSizeBytes: 64 << 10)
             #expect(reopened.lastPosition == expected.last?.position ?? .start, "cut at \(cut)")
@@ -39,7 +39,7 @@ import Testing
     }
 
     func end(of record: LogRecord) -> Int {
-        record.location.offset + 24 + record.location.storedBytes
+        record.location.offset + FrameHeader.byteCount + record.location.storedBytes
     }
 
     @Test(arguments: TestDisk.allCases)
@@ -71,7 +71,7 @@ import Testing
         let reopened = try directory.open()
         let tail = try #require(reopened.tornTail)
         #expect(tail.segmentFileName == "0000000000000001.seg")
-        #expect(tail.offset == 56 + 27)
+        #expect(tail.offset == SegmentHeader.byteCount + FrameHeader.byteCount + 3)
         #expect(tail.discardedBytes == 25)
         #expect(reopened.lastPosition == LogPosition(rawValue: 1))
         try await reopened.close()
