@@ -22,17 +22,14 @@ public actor AppServiceScheduler {
     let clock: any SchedulerClock
     let configuration: SchedulerConfiguration
     var state: SchedulerState
-    /// Services with a send under way in this process (the log's `inFlight` may be a send
-    /// that a crash interrupted).
-    var sending: Set<String> = []
-    /// Bumped to invalidate a service's scheduled retry.
-    var retryGeneration: [String: Int] = [:]
-    var retryTasks: [String: Task<Void, Never>] = [:]
+    var sends = SendsInFlight()
+    var recoverer = Recoverer()
     private var observers: [UUID: AsyncStream<SchedulerEvent>.Continuation] = [:]
-    var failure: SchedulerError?
+    /// Why the scheduler stopped taking work; set once, by ``stop(because:)`` or ``close()``.
+    private(set) var failure: SchedulerError?
     /// Whether a compaction is running, and the log's segment count when the last one started.
-    var compacting = false
-    var segmentsAtLastCompaction = 0
+    private var compacting = false
+    private var segmentsAtLastCompaction = 0
 
     private init(log: SegmentLog, services: [ServiceDescriptor], transport: any Transport, clock: any SchedulerClock,
                  configuration: SchedulerConfiguration, state: SchedulerState) {
@@ -109,9 +106,9 @@ public actor AppServiceScheduler {
     public func forceRetry(_ service: String) throws {
         try checkOpen()
         guard services[service] != nil else { throw SchedulerError.unknownService(service) }
-        guard state.services[service]?.status == .down, !sending.contains(service) else { return }
+        guard state.services[service]?.status == .down, !sends.contains(service) else { return }
         _ = try record([.forcedRetry(service: service)])
-        cancelRetry(service)
+        recoverer.cancel(service)
         retryNow(service)
     }
 
@@ -170,8 +167,7 @@ public actor AppServiceScheduler {
     public func close() async throws {
         guard failure != .closed else { return }
         failure = failure ?? .closed
-        for task in retryTasks.values { task.cancel() }
-        retryTasks = [:]
+        recoverer.cancelAll()
         for observer in observers.values { observer.finish() }
         observers = [:]
         try await log.close()
@@ -181,14 +177,20 @@ public actor AppServiceScheduler {
 
     /// Appends `records` and applies each to the state, in log order, before any await; the
     /// caller awaits durability before acting on the outside world.
+    ///
+    /// Throws ``SchedulerError/batchTooLarge(service:bytes:max:)``, naming the service whose
+    /// record is over the log's limit, having written and changed nothing. Any other refusal of
+    /// the log stops the scheduler (see ``stop(because:)``) before it is thrown.
     func record(_ records: [SchedulerRecord]) throws -> PendingAppend {
-        let entries = records.map { LogEntry(type: $0.typeCode, payload: $0.encoded()) }
+        let entries = records.map(\.logEntry)
+        if let oversized = entries.firstIndex(where: { $0.payload.count > log.recordBytesMax }) {
+            // Bad input, not a broken log: nothing was written, and the scheduler goes on.
+            throw SchedulerError.batchTooLarge(service: records[oversized].service,
+                                               bytes: entries[oversized].payload.count, max: log.recordBytesMax)
+        }
         let pending: PendingAppend
         do {
             pending = try log.beginAppend(contentsOf: entries)
-        } catch SegmentLogError.recordTooLarge(let bytes, let max) {
-            // Bad input, not a broken log: nothing was written, and the scheduler goes on.
-            throw SchedulerError.batchTooLarge(service: records[0].service, bytes: bytes, max: max)
         } catch {
             stop(because: error)
             throw failure!
@@ -207,6 +209,18 @@ public actor AppServiceScheduler {
         return pending
     }
 
+    /// Records a decision of the scheduler's own (not the caller's input). Returns nil when the
+    /// log refused it: the scheduler has then stopped, and the caller has nothing left to do.
+    func decide(_ records: [SchedulerRecord]) -> PendingAppend? {
+        do {
+            return try record(records)
+        } catch {
+            // Only input can be too large; a decision that is means the scheduler cannot go on.
+            stop(because: error)
+            return nil
+        }
+    }
+
     private func waitDurable(_ pending: PendingAppend) async throws {
         do {
             try await pending.durable()
@@ -216,11 +230,11 @@ public actor AppServiceScheduler {
         }
     }
 
+    /// Stops taking work because the log failed: nothing more is recorded or sent.
     func stop(because error: any Error) {
         guard failure == nil else { return }
         failure = .storageFailed("\(error)")
-        for task in retryTasks.values { task.cancel() }
-        retryTasks = [:]
+        recoverer.cancelAll()
     }
 
     private func checkOpen() throws {

@@ -1,39 +1,45 @@
-/// The recoverer: for a DOWN service, waits out the backoff, then retries the oldest pending
-/// transaction; on success it goes straight on, and marks the service UP once nothing is pending.
-extension AppServiceScheduler {
-    /// Arms the service's retry timer for `due`, replacing any earlier one.
-    func scheduleRetry(_ service: String, due: SchedulerInstant) {
-        cancelRetry(service)
-        let generation = retryGeneration[service, default: 0]
-        let clock = clock
-        retryTasks[service] = Task {
+/// The recoverer's timers: at most one armed retry per DOWN service.
+///
+/// A timer that fires after it was replaced or cancelled must do nothing, so each arming gets
+/// a generation and ``claim(_:generation:)`` accepts only the current one.
+struct Recoverer {
+    private var timers: [String: (generation: UInt64, task: Task<Void, Never>)] = [:]
+    private var generations: UInt64 = 0
+
+    /// Arms `service`'s retry for `due`, replacing any earlier timer; `fire` receives the
+    /// generation to claim when the time comes.
+    mutating func arm(_ service: String, due: SchedulerInstant, clock: any SchedulerClock,
+                      fire: @escaping @Sendable (UInt64) async -> Void) {
+        cancel(service)
+        generations += 1
+        let generation = generations
+        let task = Task {
             do {
                 try await clock.sleep(until: due)
             } catch {
                 return
             }
-            self.retryFired(service, generation: generation)
+            await fire(generation)
         }
+        timers[service] = (generation, task)
     }
 
-    func cancelRetry(_ service: String) {
-        retryGeneration[service, default: 0] += 1
-        retryTasks.removeValue(forKey: service)?.cancel()
+    /// Disarms `service`'s timer, if any.
+    mutating func cancel(_ service: String) {
+        timers.removeValue(forKey: service)?.task.cancel()
     }
 
-    private func retryFired(_ service: String, generation: Int) {
-        guard retryGeneration[service, default: 0] == generation else { return }
-        retryTasks[service] = nil
-        retryNow(service)
+    /// Disarms every timer (the scheduler stopped).
+    mutating func cancelAll() {
+        for timer in timers.values { timer.task.cancel() }
+        timers = [:]
     }
 
-    /// Retries the oldest pending transaction now, or marks the service UP when none is pending.
-    func retryNow(_ service: String) {
-        guard failure == nil, let current = state.services[service], current.status == .down,
-              !sending.contains(service) else { return }
-        if !current.pending.isEmpty { return startSend(service) }
-        guard (try? record([.serviceUp(service: service)])) != nil else { return }
-        emit(.up(service: service))
-        pump(service)
+    /// Whether the timer that fired with `generation` is still `service`'s current one; if so it
+    /// is disarmed, and the caller retries.
+    mutating func claim(_ service: String, generation: UInt64) -> Bool {
+        guard timers[service]?.generation == generation else { return false }
+        timers[service] = nil
+        return true
     }
 }

@@ -31,7 +31,7 @@ public enum SchedulerCompaction {
             while let record = try cursor.next() { try state.apply(record) }
             let records = Self.records(for: state)
             guard records.count < cursor.recordsReturned else { return nil }
-            let entries = records.map { LogEntry(type: $0.typeCode, payload: $0.encoded()) }
+            let entries = records.map { $0.logEntry }
             if let oversized = zip(records, entries).first(where: { $0.1.payload.count > recordBytesMax }) {
                 throw SchedulerError.batchTooLarge(service: oversized.0.service, bytes: oversized.1.payload.count,
                                                    max: recordBytesMax)

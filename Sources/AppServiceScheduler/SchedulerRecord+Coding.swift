@@ -47,13 +47,16 @@ extension SchedulerRecord {
 
     /// Decodes a record stored with frame type `typeCode`.
     public static func decode(typeCode: UInt8, payload: [UInt8]) throws -> SchedulerRecord {
+        guard let type = RecordType(rawValue: typeCode) else {
+            throw RecordDecodingError(typeCode: typeCode, reason: "unknown record type \(typeCode)")
+        }
         var reader = BinaryReader(payload)
         do {
             let version = try reader.readUInt64()
             guard version == encodingVersion else {
                 throw BinaryReader.Failure(reason: "record encoding version \(version); this build reads \(encodingVersion)")
             }
-            let record = try decodeFields(typeCode: typeCode, from: &reader)
+            let record = try decodeFields(type, from: &reader)
             guard reader.isAtEnd else { throw BinaryReader.Failure(reason: "bytes left after the record's fields") }
             return record
         } catch let failure as BinaryReader.Failure {
@@ -61,37 +64,35 @@ extension SchedulerRecord {
         }
     }
 
-    private static func decodeFields(typeCode: UInt8, from reader: inout BinaryReader) throws -> SchedulerRecord {
-        switch typeCode {
-        case 1:
+    private static func decodeFields(_ type: RecordType, from reader: inout BinaryReader) throws -> SchedulerRecord {
+        switch type {
+        case .enqueued:
             return .enqueued(service: try reader.readString(), items: try reader.readBatch())
-        case 2:
+        case .transactionCreated:
             return .transactionCreated(service: try reader.readString(), id: try reader.readUInt64(),
                                        events: try reader.readInt(), ephemeral: try reader.readInt(),
                                        toDevice: try reader.readInt(),
                                        fields: BodyFields(rawValue: UInt8(truncatingIfNeeded: try reader.readUInt64())))
-        case 3:
+        case .sendStarted:
             return .sendStarted(service: try reader.readString(), id: try reader.readUInt64(), attempt: try reader.readInt())
-        case 4:
+        case .sendSucceeded:
             return .sendSucceeded(service: try reader.readString(), id: try reader.readUInt64())
-        case 5:
+        case .sendFailed:
             return .sendFailed(service: try reader.readString(), id: try reader.readUInt64(), reason: try reader.readString())
-        case 6:
+        case .transactionCompleted:
             return .transactionCompleted(service: try reader.readString(), id: try reader.readUInt64())
-        case 7:
+        case .serviceDown:
             return .serviceDown(service: try reader.readString())
-        case 8:
+        case .serviceUp:
             return .serviceUp(service: try reader.readString())
-        case 9:
+        case .backoffScheduled:
             return .backoffScheduled(service: try reader.readString(), counter: try reader.readInt(),
                                      delay: .milliseconds(try reader.readSigned()),
                                      due: SchedulerInstant(millisecondsSinceEpoch: try reader.readSigned()))
-        case 10:
+        case .forcedRetry:
             return .forcedRetry(service: try reader.readString())
-        case 11:
+        case .checkpoint:
             return .checkpoint(service: try reader.readString(), state: try reader.readServiceState())
-        default:
-            throw BinaryReader.Failure(reason: "unknown record type \(typeCode)")
         }
     }
 }

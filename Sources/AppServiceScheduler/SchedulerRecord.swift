@@ -1,3 +1,5 @@
+import SegmentLog
+
 /// A decision of the scheduler, as stored in the log. The scheduler's state is the fold of
 /// these records (``SchedulerState/apply(_:)``), live and on replay alike.
 public enum SchedulerRecord: Sendable, Equatable {
@@ -25,37 +27,34 @@ public enum SchedulerRecord: Sendable, Equatable {
     /// written by compaction in place of the records before it.
     case checkpoint(service: String, state: ServiceState)
 
-    /// The frame type the record is stored with.
-    public var typeCode: UInt8 {
+    /// Which kind of record this is; its code is the frame type it is stored with.
+    public var type: RecordType {
         switch self {
-        case .enqueued: 1
-        case .transactionCreated: 2
-        case .sendStarted: 3
-        case .sendSucceeded: 4
-        case .sendFailed: 5
-        case .transactionCompleted: 6
-        case .serviceDown: 7
-        case .serviceUp: 8
-        case .backoffScheduled: 9
-        case .forcedRetry: 10
-        case .checkpoint: 11
+        case .enqueued: .enqueued
+        case .transactionCreated: .transactionCreated
+        case .sendStarted: .sendStarted
+        case .sendSucceeded: .sendSucceeded
+        case .sendFailed: .sendFailed
+        case .transactionCompleted: .transactionCompleted
+        case .serviceDown: .serviceDown
+        case .serviceUp: .serviceUp
+        case .backoffScheduled: .backoffScheduled
+        case .forcedRetry: .forcedRetry
+        case .checkpoint: .checkpoint
         }
     }
 
-    /// The record's type name, as `asched dump --type` takes it.
-    public var typeName: String {
+    /// The record as the log stores it.
+    public var logEntry: LogEntry { LogEntry(type: type.rawValue, payload: encoded()) }
+
+    /// The transaction the record is about, if it is about one.
+    public var transactionID: UInt64? {
         switch self {
-        case .enqueued: "enqueued"
-        case .transactionCreated: "transaction-created"
-        case .sendStarted: "send-started"
-        case .sendSucceeded: "send-succeeded"
-        case .sendFailed: "send-failed"
-        case .transactionCompleted: "transaction-completed"
-        case .serviceDown: "service-down"
-        case .serviceUp: "service-up"
-        case .backoffScheduled: "backoff-scheduled"
-        case .forcedRetry: "forced-retry"
-        case .checkpoint: "checkpoint"
+        case .transactionCreated(_, let id, _, _, _, _), .sendStarted(_, let id, _), .sendSucceeded(_, let id),
+             .sendFailed(_, let id, _), .transactionCompleted(_, let id):
+            id
+        case .enqueued, .serviceDown, .serviceUp, .backoffScheduled, .forcedRetry, .checkpoint:
+            nil
         }
     }
 

@@ -50,7 +50,7 @@ public enum SchedulerLogFixtures {
             configuration.preallocation = .none
             let log = try SegmentLog.open(directory: directory, configuration: configuration)
             for record in records {
-                _ = try await log.append(type: record.typeCode, payload: record.encoded())
+                _ = try await log.append(contentsOf: [record.logEntry])
             }
             try await log.close()
             try fileSystem.removeFile(at: directory + "/LOCK")

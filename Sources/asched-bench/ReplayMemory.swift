@@ -75,7 +75,7 @@ struct ReplayMemory {
                 .sendSucceeded(service: "bridge", id: id),
                 .transactionCompleted(service: "bridge", id: id),
             ]
-            _ = try await log.append(contentsOf: records.map { LogEntry(type: $0.typeCode, payload: $0.encoded()) })
+            _ = try await log.append(contentsOf: records.map { $0.logEntry })
         }
         try await log.close()
     }

@@ -12,21 +12,13 @@ struct DecodedRecord {
     }
 
     var typeName: String {
-        (try? decoded.get())?.typeName ?? "unknown-\(record.type)"
+        (try? decoded.get())?.type.name ?? "unknown-\(record.type)"
     }
 
     var service: String? { (try? decoded.get())?.service }
 
     /// The transaction the record is about, if any.
-    var transactionID: UInt64? {
-        switch try? decoded.get() {
-        case .transactionCreated(_, let id, _, _, _, _), .sendStarted(_, let id, _), .sendSucceeded(_, let id),
-             .sendFailed(_, let id, _), .transactionCompleted(_, let id):
-            id
-        default:
-            nil
-        }
-    }
+    var transactionID: UInt64? { (try? decoded.get())?.transactionID }
 
     /// A short human summary of the payload.
     var summary: String {

@@ -20,9 +20,7 @@ struct DumpCommand: ParsableCommand {
             Types: \(DumpCommand.typeNames.joined(separator: ", ")).
             """)
 
-    static let typeNames = ["enqueued", "transaction-created", "send-started", "send-succeeded", "send-failed",
-                            "transaction-completed", "service-down", "service-up", "backoff-scheduled",
-                            "forced-retry", "checkpoint"]
+    static let typeNames = RecordType.allCases.map(\.name)
 
     @OptionGroup var log: LogDirectoryOptions
     @Option(help: "First position to show.") var from: UInt64?

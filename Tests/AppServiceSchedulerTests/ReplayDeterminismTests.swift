@@ -89,7 +89,7 @@ import Testing
         for (_, record) in records { try boundaryState.apply(record) }
         let copy = SchedulerHarness(services: services, limits: TransactionLimits(eventsMax: 3, ephemeralMax: 2, toDeviceMax: 2))
         let log = try SegmentLog.open(directory: copy.directory, configuration: copy.configuration.log)
-        _ = try await log.append(contentsOf: records.map { LogEntry(type: $0.1.typeCode, payload: $0.1.encoded()) })
+        _ = try await log.append(contentsOf: records.map { $0.1.logEntry })
         try await log.close()
 
         let clock = ManualClock(start: harness.clock.now)

@@ -138,6 +138,26 @@ import Testing
         try await scheduler.close()
     }
 
+    @Test func anOversizedBatchAmongSeveralServicesNamesItsOwnService() async throws {
+        let harness = SchedulerHarness(services: [ServiceDescriptor(id: "a"), ServiceDescriptor(id: "b"),
+                                                  ServiceDescriptor(id: "c")])
+        var configuration = harness.configuration
+        configuration.log.recordBytesMax = 1000
+        let scheduler = try await SchedulerHarness(copying: harness, configuration: configuration).open()
+        let big = EventBatch(events: (0..<50).map { event($0) })
+        let small = EventBatch(events: [event(1)])
+        let error = await #expect(throws: SchedulerError.self) {
+            try await scheduler.enqueue(["a": small, "b": big, "c": small])
+        }
+        guard case .batchTooLarge(let service, _, _) = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
+        #expect(service == "b")
+        #expect(try harness.records().isEmpty, "a refused batch wrote something")
+        try await scheduler.close()
+    }
+
     @Test func unknownServiceAndBadItemsAreRefusedAndNothingIsWritten() async throws {
         let harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")])
         let scheduler = try await harness.open()

@@ -48,7 +48,7 @@ import Testing
         let types = try dump.split(separator: "\n").map {
             try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["type"] as? String
         }
-        #expect(types == SchedulerLogFixtures.records.map(\.typeName))
+        #expect(types == SchedulerLogFixtures.records.map(\.type.name))
     }
 
     @Test func repairCutsTheTornTailOfACopyAndRefusesTheCorruptMiddle() throws {

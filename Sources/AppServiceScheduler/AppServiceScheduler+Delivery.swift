@@ -1,0 +1,117 @@
+/// Delivery: one transaction in flight per service, grouped from the queue while UP, retried by
+/// the recoverer while DOWN. Every step records its decision before acting on it.
+extension AppServiceScheduler {
+    /// Sends the next transaction of an UP service if none is under way, creating it from the
+    /// queue when nothing is pending. DOWN services wait for their recoverer.
+    func pump(_ service: String) {
+        guard failure == nil, let descriptor = services[service], !sends.contains(service),
+              state.services[service]?.status == .up else { return }
+        if state.services[service]!.pending.isEmpty {
+            // The grouper's copy of the service state is gone before the record is applied, so
+            // taking items from the queue never copies the queue.
+            guard let created = TransactionGrouper.nextTransaction(of: state.services[service]!, for: descriptor,
+                                                                   limits: configuration.limits),
+                  decide([created]) != nil else { return }
+        }
+        startSend(service)
+    }
+
+    /// The recoverer's step for a DOWN service: retry the oldest pending transaction, or, with
+    /// none left, mark the service UP and go back to sending from the queue.
+    func recoverNext(_ service: String) {
+        precondition(state.services[service]?.status == .down, "recovering an UP service")
+        precondition(!sends.contains(service), "recovering \(service) while a send is under way")
+        if !state.services[service]!.pending.isEmpty { return startSend(service) }
+        guard decide([.serviceUp(service: service)]) != nil else { return }
+        emit(.up(service: service))
+        pump(service)
+    }
+
+    /// Arms `service`'s retry for `due`, replacing any earlier timer.
+    func scheduleRetry(_ service: String, due: SchedulerInstant) {
+        recoverer.arm(service, due: due, clock: clock) { generation in
+            await self.retryFired(service, generation: generation)
+        }
+    }
+
+    private func retryFired(_ service: String, generation: UInt64) {
+        guard recoverer.claim(service, generation: generation) else { return }
+        retryNow(service)
+    }
+
+    /// Retries a DOWN service now, unless a send is already under way.
+    func retryNow(_ service: String) {
+        guard failure == nil, state.services[service]?.status == .down, !sends.contains(service) else { return }
+        recoverNext(service)
+    }
+
+    /// Starts an attempt on the oldest pending transaction: its record is durable before the
+    /// transport sees the transaction.
+    private func startSend(_ service: String) {
+        guard let transaction = state.services[service]?.pending.first else {
+            preconditionFailure("startSend without a pending transaction")
+        }
+        let attempt = transaction.attempts + 1
+        guard let pending = decide([.sendStarted(service: service, id: transaction.id, attempt: attempt)]) else { return }
+        sends.begin(service)
+        let outgoing = OutgoingTransaction(service: service, id: transaction.id, attempt: attempt, body: transaction.body)
+        let transport = transport
+        Task {
+            do {
+                try await pending.durable()
+                // Under `interval` or `never` durable() means written, not synced: a send that
+                // left before its record was on disk could see its id reused after a power loss.
+                if self.log.syncPolicy != .always { try await self.log.synchronize() }
+            } catch {
+                self.sendAbandoned(service, because: error)
+                return
+            }
+            self.emit(.sending(service: service, transaction: outgoing.id, attempt: attempt))
+            let outcome = await transport.send(outgoing)
+            self.finishSend(outgoing, outcome)
+        }
+    }
+
+    private func sendAbandoned(_ service: String, because error: any Error) {
+        sends.end(service)
+        stop(because: error)
+    }
+
+    /// Records an attempt's outcome and decides what follows it.
+    private func finishSend(_ transaction: OutgoingTransaction, _ outcome: SendOutcome) {
+        sends.end(transaction.service)
+        guard failure == nil else { return }
+        switch outcome {
+        case .delivered:
+            delivered(transaction)
+        case .failed(let reason):
+            failed(transaction, reason: reason)
+        }
+    }
+
+    private func delivered(_ transaction: OutgoingTransaction) {
+        let service = transaction.service
+        guard decide([.sendSucceeded(service: service, id: transaction.id),
+                      .transactionCompleted(service: service, id: transaction.id)]) != nil else { return }
+        emit(.completed(service: service, transaction: transaction.id))
+        // Recovering: straight on to the next pending transaction, not after another backoff.
+        if state.services[service]!.status == .down { return recoverNext(service) }
+        pump(service)
+    }
+
+    private func failed(_ transaction: OutgoingTransaction, reason: String) {
+        let service = transaction.service
+        let wasUp = state.services[service]!.status == .up
+        let counter = state.services[service]!.backoffCounter + 1
+        let delay = configuration.backoff.delay(forRetry: counter)
+        let due = clock.now + delay
+        var records: [SchedulerRecord] = [.sendFailed(service: service, id: transaction.id, reason: reason)]
+        if wasUp { records.append(.serviceDown(service: service)) }
+        records.append(.backoffScheduled(service: service, counter: counter, delay: delay, due: due))
+        guard decide(records) != nil else { return }
+        emit(.failed(service: service, transaction: transaction.id, reason: reason))
+        if wasUp { emit(.down(service: service)) }
+        emit(.retryScheduled(service: service, due: due, delay: delay))
+        scheduleRetry(service, due: due)
+    }
+}

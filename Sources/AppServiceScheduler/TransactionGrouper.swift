@@ -1,0 +1,18 @@
+/// The event grouper: which queued items the next transaction of a service takes.
+enum TransactionGrouper {
+    /// The record creating a transaction of `service`'s oldest queued items within `limits`, or
+    /// nil when nothing is queued.
+    static func nextTransaction(of service: ServiceState, for descriptor: ServiceDescriptor,
+                                limits: TransactionLimits) -> SchedulerRecord? {
+        let queued = service.queued
+        guard !queued.isEmpty else { return nil }
+        var fields: BodyFields = []
+        if descriptor.receivesEphemeral { fields.insert(.ephemeral) }
+        if descriptor.receivesToDevice { fields.insert(.toDevice) }
+        return .transactionCreated(service: descriptor.id, id: service.nextTransactionID,
+                                   events: min(queued.events.count, limits.eventsMax),
+                                   ephemeral: min(queued.ephemeral.count, limits.ephemeralMax),
+                                   toDevice: min(queued.toDevice.count, limits.toDeviceMax),
+                                   fields: fields)
+    }
+}
