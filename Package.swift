@@ -1,9 +1,12 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
+// No unsafeFlags anywhere: SwiftPM refuses them in a versioned dependency, so they would make the
+// library impossible to embed. Warning control is safe: SwiftPM applies it only when this package
+// is built as the root, so the strictness is ours and costs consumers nothing.
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
-    .unsafeFlags(["-require-explicit-sendable"]),
+    .treatWarning("ExplicitSendable", as: .warning),
 ]
 
 let package = Package(
@@ -36,7 +39,7 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        .target(name: "CChecksum", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CChecksum"),
         .target(
             name: "SegmentLog",
             dependencies: ["CLZ4", "CChecksum"],
