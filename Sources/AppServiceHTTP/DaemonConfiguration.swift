@@ -5,26 +5,18 @@ import SegmentLog
 /// The settings of `asched serve`, read from the YAML file given with `--config`.
 ///
 /// ```yaml
-/// data_dir: /var/lib/asched          # default ./asched-data
-/// listen: 127.0.0.1:8448             # default 127.0.0.1:8448; quote IPv6: "[::1]:8448"
-/// ingest_token: s3cret               # default none; required unless listen is loopback
-/// fsync: always                      # always (default), never, or interval 5ms
-/// segment_size: 64MiB                # default 64MiB; 4KiB to 4GiB
-/// compression: lz4                   # lz4 (default) or none
-/// max_events_per_transaction: 100    # default 100
-/// max_ephemeral_per_transaction: 100 # default 100
-/// max_to_device_per_transaction: 100 # default 100
-/// backoff_initial: 2s                # default 2s
-/// backoff_max: 512s                  # default 512s; at least backoff_initial
-/// max_body_size: 1MiB                # default 1MiB; 1KiB to 16MiB
-/// registrations: [irc.yaml]          # default none
+/// data_dir: /var/lib/asched
+/// listen: 127.0.0.1:8448
+/// fsync: interval 5ms
+/// registrations: [irc.yaml]
 /// ```
 ///
-/// Sizes, durations and `fsync` follow a strict syntax, described on each key's property. Every
-/// key is optional and a key with no value takes its default. An unknown key is an error, so a
-/// misspelt key is never silently ignored. Relative paths (`data_dir`, `registrations`) are
-/// resolved against the directory of the configuration file, so the daemon reads the same files
-/// whatever its working directory; without a file, `data_dir` is relative to the working directory.
+/// ``ConfigurationKey`` lists every key with its syntax and default. Sizes, durations and
+/// `fsync` follow a strict syntax (``YAMLMapping``). Every key is optional and a key with no
+/// value takes its default. An unknown key is an error, so a misspelt key is never silently
+/// ignored. Relative paths (`data_dir`, `registrations`) are resolved against the directory of
+/// the configuration file, so the daemon reads the same files whatever its working directory;
+/// without a file, `data_dir` is relative to the working directory.
 public struct DaemonConfiguration: Sendable {
     /// Where the log lives (`data_dir`). Default `./asched-data`, which a configuration file,
     /// like any relative path in it, resolves against its own directory.
@@ -49,10 +41,10 @@ public struct DaemonConfiguration: Sendable {
     /// payloads of 128 bytes or more.
     public var compression: Compression = .default
     /// Caps per transaction (`max_events_per_transaction`, `max_ephemeral_per_transaction`,
-    /// `max_to_device_per_transaction`). Default 100 each.
+    /// `max_to_device_per_transaction`). Default `TransactionLimits()`, the scheduler's.
     public var limits = TransactionLimits()
     /// The recoverer's backoff (`backoff_initial`, `backoff_max`: a whole number with `ms`, `s`
-    /// or `m`, as in `2s`). Default 2 s doubling up to 512 s.
+    /// or `m`, as in `2s`). Default `BackoffPolicy()`, the scheduler's.
     public var backoff = BackoffPolicy()
     /// The largest HTTP request body accepted (`max_body_size`, a size). Default 1 MiB.
     public var bodyBytesMax = 1 << 20
@@ -66,11 +58,6 @@ public struct DaemonConfiguration: Sendable {
     static let segmentSizeRange = (4 << 10)...(4 << 30)
     /// An enqueued body is stored as one log record, so it cannot exceed the log's record bound.
     static let bodySizeRange = (1 << 10)...SegmentLog.Configuration().recordBytesMax
-    static let knownKeys: Set<String> = [
-        "data_dir", "listen", "ingest_token", "fsync", "segment_size", "compression",
-        "max_events_per_transaction", "max_ephemeral_per_transaction", "max_to_device_per_transaction",
-        "backoff_initial", "backoff_max", "max_body_size", "registrations", "send_timeout",
-    ]
 
     /// The defaults listed on each property.
     public init() {}
@@ -89,59 +76,72 @@ public struct DaemonConfiguration: Sendable {
     }
 
     private init(mapping: YAMLMapping) throws(ConfigurationError) {
-        try mapping.rejectUnknownKeys(Self.knownKeys)
+        try mapping.rejectUnknownKeys(Set(ConfigurationKey.allCases.map(\.name)))
         let directory = URL(fileURLWithPath: mapping.file).deletingLastPathComponent()
-        let dataDirectory = try mapping.string("data_dir")
-        self.dataDirectory = Self.resolve(dataDirectory ?? self.dataDirectory, against: directory)
-        if let (host, port) = try mapping.listenAddress("listen") {
-            (listenHost, listenPort) = (host, port)
+        for key in ConfigurationKey.allCases {
+            try read(key, from: mapping, directory: directory)
         }
-        ingestToken = try mapping.string("ingest_token")
         if ingestToken == nil && !listensOnLoopback {
-            throw .missingKey(file: mapping.file, key: "ingest_token",
+            throw .missingKey(file: mapping.file, key: ConfigurationKey.ingestToken.name,
                               reason: "required because listen (\(listenHost)) is not a loopback address")
         }
-        if ingestToken?.isEmpty == true { throw mapping.invalid("ingest_token", "must not be empty") }
-        syncPolicy = try mapping.syncPolicy("fsync") ?? syncPolicy
-        segmentSizeBytes = try mapping.size("segment_size", in: Self.segmentSizeRange) ?? segmentSizeBytes
-        compression = try Self.compression(in: mapping) ?? compression
-        limits = try Self.limits(in: mapping)
-        backoff = try Self.backoff(in: mapping)
-        bodyBytesMax = try mapping.size("max_body_size", in: Self.bodySizeRange) ?? bodyBytesMax
-        sendTimeout = try mapping.duration("send_timeout") ?? sendTimeout
-        registrations = try Self.registrations(in: mapping, directory: directory)
+        guard backoff.initial <= backoff.maximum else {
+            throw mapping.invalid(ConfigurationKey.backoffInitial.name,
+                                  "\(backoff.initial) is longer than backoff_max (\(backoff.maximum))")
+        }
+    }
+
+    /// Sets what `key` configures from `mapping`, or leaves its default when absent. Checks that
+    /// involve two keys wait until all are read.
+    private mutating func read(_ key: ConfigurationKey, from mapping: YAMLMapping,
+                               directory: URL) throws(ConfigurationError) {
+        let name = key.name
+        switch key {
+        case .dataDir:
+            dataDirectory = Self.resolve(try mapping.string(name) ?? dataDirectory, against: directory)
+        case .listen:
+            if let (host, port) = try mapping.listenAddress(name) { (listenHost, listenPort) = (host, port) }
+        case .ingestToken:
+            ingestToken = try mapping.string(name)
+            if ingestToken?.isEmpty == true { throw mapping.invalid(name, "must not be empty") }
+        case .fsync:
+            syncPolicy = try mapping.syncPolicy(name) ?? syncPolicy
+        case .segmentSize:
+            segmentSizeBytes = try mapping.size(name, in: Self.segmentSizeRange) ?? segmentSizeBytes
+        case .compression:
+            compression = try Self.compression(in: mapping) ?? compression
+        case .maxEventsPerTransaction:
+            limits.eventsMax = try mapping.positiveCount(name) ?? limits.eventsMax
+        case .maxEphemeralPerTransaction:
+            limits.ephemeralMax = try mapping.positiveCount(name) ?? limits.ephemeralMax
+        case .maxToDevicePerTransaction:
+            limits.toDeviceMax = try mapping.positiveCount(name) ?? limits.toDeviceMax
+        case .backoffInitial:
+            backoff.initial = try mapping.duration(name) ?? backoff.initial
+        case .backoffMax:
+            backoff.maximum = try mapping.duration(name) ?? backoff.maximum
+        case .maxBodySize:
+            bodyBytesMax = try mapping.size(name, in: Self.bodySizeRange) ?? bodyBytesMax
+        case .sendTimeout:
+            sendTimeout = try mapping.duration(name) ?? sendTimeout
+        case .registrations:
+            registrations = try Self.registrations(in: mapping, directory: directory)
+        }
     }
 
     private static func compression(in mapping: YAMLMapping) throws(ConfigurationError) -> Compression? {
-        switch try mapping.string("compression") {
+        let name = ConfigurationKey.compression.name
+        switch try mapping.string(name) {
         case nil: return nil
         case "lz4": return .default
         case "none": return Compression.none
-        case let text?: throw mapping.invalid("compression", "\"\(text)\" is not lz4 or none")
+        case let text?: throw mapping.invalid(name, "\"\(text)\" is not lz4 or none")
         }
-    }
-
-    private static func limits(in mapping: YAMLMapping) throws(ConfigurationError) -> TransactionLimits {
-        let defaults = TransactionLimits()
-        return TransactionLimits(
-            eventsMax: try mapping.positiveCount("max_events_per_transaction") ?? defaults.eventsMax,
-            ephemeralMax: try mapping.positiveCount("max_ephemeral_per_transaction") ?? defaults.ephemeralMax,
-            toDeviceMax: try mapping.positiveCount("max_to_device_per_transaction") ?? defaults.toDeviceMax)
-    }
-
-    private static func backoff(in mapping: YAMLMapping) throws(ConfigurationError) -> BackoffPolicy {
-        let defaults = BackoffPolicy()
-        let initial = try mapping.duration("backoff_initial") ?? defaults.initial
-        let maximum = try mapping.duration("backoff_max") ?? defaults.maximum
-        guard initial <= maximum else {
-            throw mapping.invalid("backoff_initial", "\(initial) is longer than backoff_max (\(maximum))")
-        }
-        return BackoffPolicy(initial: initial, maximum: maximum)
     }
 
     private static func registrations(in mapping: YAMLMapping, directory: URL) throws(ConfigurationError) -> [Registration] {
         var registrations: [Registration] = []
-        for (index, node) in try mapping.list("registrations").enumerated() {
+        for (index, node) in try mapping.list(ConfigurationKey.registrations.name).enumerated() {
             guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
                 throw mapping.invalid("registrations[\(index)]", "must be the path of a registration file")
             }

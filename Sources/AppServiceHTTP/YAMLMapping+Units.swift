@@ -102,6 +102,30 @@ extension YAMLMapping {
         return (String(host), port)
     }
 
+    /// `bytes` as a size is written: with the largest unit that divides it, else in bytes.
+    static func sizeText(_ bytes: Int) -> String {
+        let units = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        guard bytes > 0, let (unit, factor) = units.first(where: { bytes % $0.1 == 0 }) else { return "\(bytes)" }
+        return "\(bytes / factor)\(unit)"
+    }
+
+    /// `duration` as a duration is written: whole minutes, seconds or milliseconds.
+    static func durationText(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if milliseconds % 60_000 == 0 { return "\(milliseconds / 60_000)m" }
+        if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
+        return "\(milliseconds)ms"
+    }
+
+    /// `policy` as `fsync` is written.
+    static func text(_ policy: SyncPolicy) -> String {
+        switch policy {
+        case .always: "always"
+        case .never: "never"
+        case .interval(let interval): "interval \(durationText(interval))"
+        }
+    }
+
     /// Whether `host` is `localhost`, `::1` or in 127.0.0.0/8.
     static func isLoopback(host: String) -> Bool {
         if host == "localhost" || host == "::1" { return true }

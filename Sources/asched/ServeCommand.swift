@@ -9,11 +9,14 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the daemon: take events over HTTP and deliver them to the application services.",
         discussion: """
-            Reads the YAML configuration (data_dir, listen, ingest_token, fsync, segment_size,
-            compression, transaction caps, backoff, max_body_size, registrations); without
-            --config every key takes its documented default (README.md, "Configuration").
-            SIGTERM or SIGINT stops accepting requests, abandons sends under way (they are resent,
-            same id, on the next start), syncs the log and exits 0.
+            Reads the YAML configuration; without --config every key takes its default.
+            Sizes are bytes or a whole number with KiB, MiB or GiB (64MiB); durations a
+            whole number with ms, s or m (2s). docs/OPERATIONS.md explains each key.
+
+            \(ConfigurationKey.helpText)
+
+            SIGTERM or SIGINT stops accepting requests, abandons sends under way (they are
+            resent, same id, on the next start), syncs the log and exits 0.
 
             Examples:
               asched serve --config /etc/asched/asched.yaml

@@ -1,4 +1,5 @@
 import AppServiceHTTP
+import AppServiceScheduler
 import Foundation
 import Testing
 
@@ -25,6 +26,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.limits.toDeviceMax == 10)
         #expect(configuration.backoff.initial == .milliseconds(500) && configuration.backoff.maximum == .seconds(300))
         #expect(configuration.bodyBytesMax == 2 << 20)
+        #expect(configuration.sendTimeout == .seconds(10))
         #expect(configuration.registrations.map(\.id) == ["irc", "slack"])
         #expect(configuration.registrations.map(\.file) == [Fixtures.path("registration-irc.yaml"), Fixtures.path("registration-slack.yaml")])
         #expect(configuration.serviceDescriptors.map(\.receivesToDevice) == [false, true])
@@ -47,7 +49,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.compression == .lz4(thresholdBytes: 128))
         #expect(configuration.limits.eventsMax == 100 && configuration.limits.ephemeralMax == 100)
         #expect(configuration.limits.toDeviceMax == 100)
-        #expect(configuration.backoff.initial == .seconds(2) && configuration.backoff.maximum == .seconds(512))
+        #expect(configuration.backoff == BackoffPolicy())
         #expect(configuration.bodyBytesMax == 1 << 20)
         #expect(configuration.registrations.isEmpty && configuration.serviceDescriptors.isEmpty)
     }

@@ -3,9 +3,11 @@ import Foundation
 /// Paths of the shared fixtures in `Fixtures/asched`, and scratch directories for tests that
 /// need files of their own.
 enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/asched").path
+    /// The package's root directory.
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    static let directory = repository + "/Fixtures/asched"
 
     static func path(_ name: String) -> String {
         directory + "/" + name

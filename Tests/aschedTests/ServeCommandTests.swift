@@ -1,3 +1,4 @@
+import AppServiceHTTP
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -23,6 +24,14 @@ import Testing
         let port = text.components(separatedBy: "address=127.0.0.1:").dropFirst().first
             .flatMap { Int($0.prefix { $0.isNumber }) }
         return (process, try #require(port, "asched serve did not report its port: \(text)"), output)
+    }
+
+    @Test func helpListsEveryConfigurationKey() throws {
+        let help = try AschedBinary.run(["serve", "--help"])
+        #expect(help.status == 0)
+        for key in ConfigurationKey.allCases {
+            #expect(help.standardOutput.contains("  \(key.name) (\(key.syntax), default \(key.defaultValue))"), "\(key.name)")
+        }
     }
 
     @Test func sigtermExitsZeroAndKeepsEverythingAcknowledged() async throws {
