@@ -1,4 +1,7 @@
 /// Frames ready to be written in one go: their bytes back to back, and where each ends.
+///
+/// The one place prepared payloads become frame bytes: the group committer encodes appends with
+/// it, and compaction encodes its replacement records with it.
 struct EncodedBatch {
     struct Frame {
         /// Offset in ``EncodedBatch/bytes`` just past this frame.
@@ -13,20 +16,32 @@ struct EncodedBatch {
     var isEmpty: Bool { frames.isEmpty }
     var lastPosition: LogPosition? { frames.last?.position }
 
-    /// Appends one frame for `payload` (already compressed if `flags` say so), whose
-    /// checksum `payloadChecksum` was computed outside any lock.
-    mutating func append(position: LogPosition, type: UInt8, flags: UInt8, payload: [UInt8],
-                         rawLength: Int, payloadChecksum: UInt32) {
+    /// Appends one frame per payload, at consecutive positions from `first`; returns the
+    /// position after the last one (`first` when `payloads` is empty).
+    mutating func append(_ payloads: [PreparedPayload], from first: LogPosition) -> LogPosition {
+        precondition(first.rawValue > 0, "position 0 is not a record's")
+        let framesBefore = frames.count
+        var position = first
+        for payload in payloads {
+            append(payload, at: position)
+            position = position.next
+        }
+        assert(frames.count - framesBefore == payloads.count)
+        return position
+    }
+
+    /// Appends one frame for `payload` (compressed and checksummed outside any lock).
+    private mutating func append(_ payload: PreparedPayload, at position: LogPosition) {
         precondition(frames.last.map { $0.position < position } ?? true, "positions must increase in a batch")
-        let header = FrameHeader(storedLength: payload.count, rawLength: rawLength, position: position,
-                                 type: type, flags: flags)
+        let header = FrameHeader(storedLength: payload.stored.count, rawLength: payload.rawLength, position: position,
+                                 type: payload.type, flags: payload.flags)
         let start = bytes.count
         bytes.append(contentsOf: repeatElement(0, count: FrameHeader.byteCount))
         let checksum = bytes.withUnsafeMutableBytes { raw in
             header.store(into: UnsafeMutableRawBufferPointer(rebasing: raw[start..<start + FrameHeader.byteCount]),
-                         payloadChecksum: payloadChecksum)
+                         payloadChecksum: payload.checksum)
         }
-        bytes.append(contentsOf: payload)
+        bytes.append(contentsOf: payload.stored)
         frames.append(Frame(end: bytes.count, position: position, checksum: checksum))
         assert(bytes.count - start == header.frameLength)
     }

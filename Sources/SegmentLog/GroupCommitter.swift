@@ -51,15 +51,13 @@ final class GroupCommitter: @unchecked Sendable {
             if let failure = state.failure { throw failure }
             if state.closed { throw .closed }
             let first = state.nextPosition
+            state.nextPosition = state.batch.append(payloads, from: first)
             for payload in payloads {
-                state.batch.append(position: state.nextPosition, type: payload.type, flags: payload.flags,
-                                   payload: payload.stored, rawLength: payload.rawLength,
-                                   payloadChecksum: payload.checksum)
                 state.statistics.appendedRecords += 1
                 state.statistics.payloadBytes += payload.rawLength
                 state.statistics.storedPayloadBytes += payload.stored.count
-                state.nextPosition = state.nextPosition.next
             }
+            assert(state.batch.lastPosition!.next == state.nextPosition)
             let pending = PendingAppend(positions: first...state.batch.lastPosition!)
             state.waiters.append(pending)
             if !state.drainScheduled {

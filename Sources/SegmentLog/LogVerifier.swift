@@ -42,10 +42,7 @@ public struct LogVerifier: Sendable {
         for (index, segment) in segments.enumerated() {
             var summary = SegmentSummary(fileName: segment.name, segmentId: segment.segmentId,
                                          isLast: index == segments.count - 1)
-            summary.fileBytes = (try? fileSystem.openFile(at: segment.path, mode: .readOnly)).flatMap { file in
-                defer { try? file.close() }
-                return try? file.size()
-            } ?? 0
+            summary.fileBytes = (try? segment.fileBytes(fileSystem: fileSystem)) ?? 0
             previous = try verify(segment, sealed: !summary.isLast, after: previous, lastPosition: &lastPosition,
                                   summary: &summary, report: &report, onRecord: onRecord)
             report.segments.append(summary)

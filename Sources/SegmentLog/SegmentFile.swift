@@ -41,6 +41,13 @@ struct SegmentFile: Sendable, Equatable {
         return header
     }
 
+    /// The file's size in bytes, as the file system reports it now.
+    func fileBytes(fileSystem: any FileSystem) throws -> Int {
+        let file = try fileSystem.openFile(at: path, mode: .readOnly)
+        defer { try? file.close() }
+        return try file.size()
+    }
+
     /// Opens the segment just to read and check its header.
     func readHeader(fileSystem: any FileSystem) throws -> SegmentHeader {
         let file = try fileSystem.openFile(at: path, mode: .readOnly)

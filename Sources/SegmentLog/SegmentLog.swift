@@ -20,8 +20,8 @@ public final class SegmentLog: Sendable {
     let configuration: Configuration
     let committer: GroupCommitter
     private let lockRelease: Mutex<(any OpenFile)?>
-    /// Set while a compaction runs; two at once would replace the same segments.
-    let compacting = Mutex(false)
+    /// Admits one compaction at a time; `close()` waits on it.
+    let compactionGate = CompactionGate()
 
     private init(directory: String, configuration: Configuration, tornTail: TornTail?,
                  committer: GroupCommitter, lock: any OpenFile) {
@@ -110,7 +110,7 @@ public final class SegmentLog: Sendable {
     /// ``SegmentLogError/closed``.
     public func close() async throws {
         // A compaction still running must finish before another writer may take the directory.
-        while compacting.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(5)) }
+        await compactionGate.waitUntilIdle()
         // Released only after the final sync (or its failure), so no second writer starts before.
         defer {
             lockRelease.withLock { lock in
@@ -133,21 +133,4 @@ public final class SegmentLog: Sendable {
 
     /// The largest payload an append accepts.
     public var recordBytesMax: Int { configuration.recordBytesMax }
-
-    /// Removes what an interrupted segment creation, preparation or compaction left behind.
-    private static func removeLeftovers(in directory: String, fileSystem: any FileSystem) throws {
-        var removed = false
-        for name in try fileSystem.contentsOfDirectory(at: directory)
-        where name.hasSuffix(SegmentFileName.suffix + SegmentFileName.temporarySuffix)
-            || name == SegmentFileName.preallocatedName {
-            try fileSystem.removeFile(at: directory + "/" + name)
-            removed = true
-        }
-        for segment in try SegmentFile.listing(in: directory, fileSystem: fileSystem).replaced {
-            try fileSystem.removeFile(at: segment.path)
-            removed = true
-        }
-        // Leftovers are unnamed data; syncing their removal keeps a crash from resurrecting them.
-        if removed { try fileSystem.synchronizeDirectory(at: directory) }
-    }
 }

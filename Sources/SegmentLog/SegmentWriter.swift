@@ -46,29 +46,13 @@ final class SegmentWriter {
     /// else a new file allocated to `preallocateBytes` when given.
     static func createSegment(fileSystem: any FileSystem, directory: String, header: SegmentHeader,
                               prepared: String?, preallocateBytes: Int?) throws -> any OpenFile {
-        let name = SegmentFileName.name(for: header.segmentId)
-        let temporary = prepared ?? directory + "/" + name + SegmentFileName.temporarySuffix
-        if prepared == nil && fileSystem.fileExists(at: temporary) { try fileSystem.removeFile(at: temporary) }
-        let file = try fileSystem.openFile(at: temporary, mode: prepared == nil ? .createNew : .readWrite)
-        do {
-            try writeHeader(header, of: file, preallocateBytes: prepared == nil ? preallocateBytes : nil)
-            try fileSystem.rename(from: temporary, to: directory + "/" + name)
-            // The rename must be durable before any record in the segment is acknowledged, or a
-            // crash could forget the whole segment.
-            try fileSystem.synchronizeDirectory(at: directory)
-        } catch {
-            try? file.close()
-            throw error
+        precondition(header.replacement == nil, "compacted segments are written by compaction")
+        return try DurableFileCreation.create(named: SegmentFileName.name(for: header.segmentId), in: directory,
+                                              fileSystem: fileSystem, from: prepared) { file in
+            try file.write(header.encoded(), at: 0)
+            // The creation's sync makes the allocated size durable along with the header.
+            if prepared == nil, let preallocateBytes { try file.preallocate(upTo: preallocateBytes) }
         }
-        return file
-    }
-
-    private static func writeHeader(_ header: SegmentHeader, of file: any OpenFile, preallocateBytes: Int?) throws {
-        try file.write(header.encoded(), at: 0)
-        if let preallocateBytes { try file.preallocate(upTo: preallocateBytes) }
-        // The header must be on disk before the segment has its name: a named segment without a
-        // valid header would stop the next open. The same sync makes an allocated size durable.
-        try file.synchronizeData()
     }
 
     /// Writes `batch`, rolling to new segments where frames would not fit.
