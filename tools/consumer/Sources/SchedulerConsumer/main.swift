@@ -34,18 +34,20 @@ let destination = InProcessDestination()
 
 let scheduler = try await AppServiceScheduler.open(directory: directory, services: services, transport: destination,
                                                    clock: SystemClock(), configuration: configuration)
-let events = await scheduler.events()
-var iterator = events.makeAsyncIterator()
 // One event per transaction: the next is enqueued once the previous one completed.
-for number in 1...transactionCount {
-    _ = try await scheduler.enqueue(EventBatch(events: [Array(#"{"order":\#(number)}"#.utf8)]), for: "orders")
-    while let event = await iterator.next() {
-        if case .completed(_, let id) = event {
-            check(id == UInt64(number), "transaction \(id) completed, expected \(number)")
-            break
+func deliverOneByOne(_ count: Int, through scheduler: AppServiceScheduler) async throws {
+    var events = await scheduler.events().makeAsyncIterator()
+    for number in 1...count {
+        _ = try await scheduler.enqueue(EventBatch(events: [Array(#"{"order":\#(number)}"#.utf8)]), for: "orders")
+        while let event = await events.next() {
+            if case .completed(_, let id) = event {
+                check(id == UInt64(number), "transaction \(id) completed, expected \(number)")
+                break
+            }
         }
     }
 }
+try await deliverOneByOne(transactionCount, through: scheduler)
 try await scheduler.close()
 
 let delivered = destination.received.withLock { $0 }
