@@ -11,7 +11,7 @@
 ///     print(error)   // "/etc/asched.yaml: segment_size: "64MB" is not a size; …"
 /// }
 /// ```
-public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file cannot be read (missing, unreadable or not UTF-8).
     case unreadable(file: String, reason: String)
     /// The file is not valid YAML, or its top level is not a mapping of keys to values.
@@ -27,7 +27,7 @@ public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConverti
     case invalidRegex(file: String, namespace: String, index: Int, reason: String)
 
     /// The file, the key and what is wrong, in one line fit for a log or a terminal.
-    public var description: String {
+    package var description: String {
         switch self {
         case .unreadable(let file, let reason):
             return "cannot read \(file): \(reason)"

@@ -24,7 +24,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
     /// The key as written in the file.
     package var name: String { rawValue }
 
-    /// The kind of value the key takes, in the syntax of ``YAMLMapping``'s readers.
+    /// The kind of value the key takes, in the syntax of `YAMLMapping+Units.swift`.
     package var syntax: String {
         switch self {
         case .dataDir: "path"

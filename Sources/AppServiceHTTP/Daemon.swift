@@ -1,7 +1,6 @@
 import AppServiceScheduler
 import Hummingbird
 import Logging
-import ServiceLifecycle
 
 /// The `asched serve` daemon: the scheduler on its data directory, the Matrix transport to the
 /// registered services, and the HTTP API on `listen`.
@@ -11,10 +10,10 @@ import ServiceLifecycle
 /// let app = try await Daemon.buildApplication(configuration: configuration, logger: Logger(label: "asched"))
 /// try await app.runService()   // until SIGTERM or SIGINT: stop accepting, sync, close
 /// ```
-public enum Daemon {
+package enum Daemon {
     /// Opens the scheduler and builds the HTTP application; `transport` replaces the Matrix
     /// transport (tests), and `onServerRunning` receives the bound port (useful with port 0).
-    public static func buildApplication(
+    package static func buildApplication(
         configuration: DaemonConfiguration, logger: Logger, transport: (any Transport)? = nil,
         clock: any SchedulerClock = SystemClock(),
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -52,24 +51,5 @@ public enum Daemon {
         OperationsController(scheduler: scheduler, metrics: metrics, logDirectory: configuration.dataDirectory)
             .addRoutes(to: router)
         return router
-    }
-}
-
-/// Runs beside the HTTP server: feeds the metrics, and on graceful shutdown (after the
-/// server stopped accepting) closes the scheduler, which syncs the log, then the transport.
-struct SchedulerService: Service {
-    let scheduler: AppServiceScheduler
-    let matrix: MatrixTransport?
-    let metrics: SchedulerMetrics
-    let logger: Logger
-
-    func run() async throws {
-        let events = await scheduler.events()
-        let observer = Task { await metrics.observe(events, logger: logger) }
-        try? await gracefulShutdown()
-        logger.info("shutting down: closing the scheduler and syncing the log")
-        try await scheduler.close()
-        await observer.value
-        try await matrix?.shutdown()
     }
 }

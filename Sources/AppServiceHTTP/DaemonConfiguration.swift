@@ -12,46 +12,46 @@ import SegmentLog
 /// ```
 ///
 /// ``ConfigurationKey`` lists every key with its syntax and default. Sizes, durations and
-/// `fsync` follow a strict syntax (``YAMLMapping``). Every key is optional and a key with no
+/// `fsync` follow a strict syntax (`YAMLMapping+Units.swift`). Every key is optional and a key with no
 /// value takes its default. An unknown key is an error, so a misspelt key is never silently
 /// ignored. Relative paths (`data_dir`, `registrations`) are resolved against the directory of
 /// the configuration file, so the daemon reads the same files whatever its working directory;
 /// without a file, `data_dir` is relative to the working directory.
-public struct DaemonConfiguration: Sendable {
+package struct DaemonConfiguration: Sendable {
     /// Where the log lives (`data_dir`). Default `./asched-data`, which a configuration file,
     /// like any relative path in it, resolves against its own directory.
-    public var dataDirectory = "./asched-data"
+    package var dataDirectory = "./asched-data"
     /// The host the HTTP API listens on (`listen`: `host:port`, before the colon; an IPv6 host
     /// goes in brackets, and the value in quotes since YAML reads `[` as a list). Default `127.0.0.1`.
-    public var listenHost = "127.0.0.1"
+    package var listenHost = "127.0.0.1"
     /// The port the HTTP API listens on (`listen`, after the colon); 0 picks a free one.
     /// Default 8448.
-    public var listenPort = 8448
+    package var listenPort = 8448
     /// The bearer token HTTP API clients present (`ingest_token`). Default nil, which the
     /// daemon accepts only on a loopback address; loading a file that listens elsewhere without
     /// a token fails.
-    public var ingestToken: String?
+    package var ingestToken: String?
     /// When appends reach stable storage (`fsync`: `always`, `never`, or `interval` and a
     /// duration, as in `interval 5ms`). Default `always`.
-    public var syncPolicy: SyncPolicy = .always
+    package var syncPolicy: SyncPolicy = .always
     /// The size at which a log segment is sealed (`segment_size`: bytes, or a whole number with
     /// `KiB`, `MiB` or `GiB`, as in `64MiB`). Default 64 MiB.
-    public var segmentSizeBytes = 64 << 20
+    package var segmentSizeBytes = 64 << 20
     /// How log payloads are compressed (`compression`: `lz4` or `none`). Default LZ4 for
     /// payloads of 128 bytes or more.
-    public var compression: Compression = .default
+    package var compression: Compression = .default
     /// Caps per transaction (`max_events_per_transaction`, `max_ephemeral_per_transaction`,
     /// `max_to_device_per_transaction`). Default `TransactionLimits()`, the scheduler's.
-    public var limits = TransactionLimits()
+    package var limits = TransactionLimits()
     /// The recoverer's backoff (`backoff_initial`, `backoff_max`: a whole number with `ms`, `s`
     /// or `m`, as in `2s`). Default `BackoffPolicy()`, the scheduler's.
-    public var backoff = BackoffPolicy()
+    package var backoff = BackoffPolicy()
     /// The largest HTTP request body accepted (`max_body_size`, a size). Default 1 MiB.
-    public var bodyBytesMax = 1 << 20
+    package var bodyBytesMax = 1 << 20
     /// `send_timeout`: how long one delivery attempt to a service may take (default 30 s).
-    public var sendTimeout: Duration = .seconds(30)
+    package var sendTimeout: Duration = .seconds(30)
     /// The application services, read from the files listed in `registrations`. Default none.
-    public var registrations: [Registration] = []
+    package var registrations: [Registration] = []
 
     /// 4 KiB still holds a segment header and a frame; the upper bound catches a typo such as
     /// `64GiB` before it preallocates the disk away.
@@ -60,18 +60,18 @@ public struct DaemonConfiguration: Sendable {
     static let bodySizeRange = (1 << 10)...SegmentLog.Configuration().recordBytesMax
 
     /// The defaults listed on each property.
-    public init() {}
+    package init() {}
 
     /// Reads the configuration file at `path`, and the registrations it lists; nil gives
     /// ``init()``'s defaults.
-    public static func load(path: String?) throws(ConfigurationError) -> DaemonConfiguration {
+    package static func load(path: String?) throws(ConfigurationError) -> DaemonConfiguration {
         guard let path else { return DaemonConfiguration() }
         return try DaemonConfiguration(mapping: YAMLMapping.load(path: path))
     }
 
     /// Parses a configuration from YAML text; `file` names it in errors and its directory
     /// anchors relative paths.
-    public init(yaml: String, file: String) throws(ConfigurationError) {
+    package init(yaml: String, file: String) throws(ConfigurationError) {
         try self.init(mapping: YAMLMapping.parse(yaml: yaml, file: file))
     }
 
@@ -166,11 +166,11 @@ public struct DaemonConfiguration: Sendable {
     }
 
     /// Whether ``listenHost`` is a loopback address, where the API may run without a token.
-    public var listensOnLoopback: Bool { YAMLMapping.isLoopback(host: listenHost) }
+    package var listensOnLoopback: Bool { YAMLMapping.isLoopback(host: listenHost) }
 
     /// The scheduler's settings: ``limits``, ``backoff``, and the log's segment size, sync
     /// policy and compression.
-    public var schedulerConfiguration: SchedulerConfiguration {
+    package var schedulerConfiguration: SchedulerConfiguration {
         var configuration = SchedulerConfiguration()
         configuration.limits = limits
         configuration.backoff = backoff
@@ -181,8 +181,8 @@ public struct DaemonConfiguration: Sendable {
     }
 
     /// The services to schedule, one per registration, in file order.
-    public var serviceDescriptors: [ServiceDescriptor] { registrations.map(\.descriptor) }
+    package var serviceDescriptors: [ServiceDescriptor] { registrations.map(\.descriptor) }
 
     /// A router over ``registrations``.
-    public var router: NamespaceRouter { NamespaceRouter(registrations: registrations) }
+    package var router: NamespaceRouter { NamespaceRouter(registrations: registrations) }
 }

@@ -4,23 +4,23 @@ import Hummingbird
 
 /// An error answer of the HTTP API: a status and `{"errcode": "...", "error": "..."}`, in the
 /// Matrix style. Bad input is answered this way before anything reaches the log.
-public struct HTTPAPIError: HTTPResponseError, Equatable, CustomStringConvertible {
-    public let status: HTTPResponse.Status
+struct HTTPAPIError: HTTPResponseError, Equatable, CustomStringConvertible {
+    let status: HTTPResponse.Status
     /// The machine-readable code, e.g. `M_BAD_JSON`.
-    public let errcode: String
+    let errcode: String
     /// What was wrong, for people.
-    public let message: String
+    let message: String
 
     /// An error with `status`, `errcode` and `message`.
-    public init(_ status: HTTPResponse.Status, _ errcode: String, _ message: String) {
+    init(_ status: HTTPResponse.Status, _ errcode: String, _ message: String) {
         self.status = status
         self.errcode = errcode
         self.message = message
     }
 
-    public var description: String { "\(status.code) \(errcode): \(message)" }
+    var description: String { "\(status.code) \(errcode): \(message)" }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = try JSONSerialization.data(withJSONObject: ["errcode": errcode, "error": message], options: [.sortedKeys])
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))

@@ -7,22 +7,22 @@
 /// // … run `app` in a task, then:
 /// let bound = await port.value()
 /// ```
-public actor ListeningPort {
+package actor ListeningPort {
     private var port: Int?
     private var waiting: [CheckedContinuation<Int, Never>] = []
 
     /// No port yet.
-    public init() {}
+    package init() {}
 
     /// Reports the port; wakes everyone waiting.
-    public func set(_ value: Int) {
+    package func set(_ value: Int) {
         port = value
         for waiter in waiting { waiter.resume(returning: value) }
         waiting = []
     }
 
     /// The port, once reported.
-    public func value() async -> Int {
+    package func value() async -> Int {
         if let port { return port }
         return await withCheckedContinuation { waiting.append($0) }
     }

@@ -8,7 +8,7 @@ import NIOHTTP1
 /// with `Authorization: Bearer <hs_token>` and the transaction's body. Success is a 2xx answer
 /// whose body is a JSON object; anything else (an error, a timeout, another status, no JSON)
 /// is a failure the scheduler's recoverer retries. One attempt per call, connections reused.
-public final class MatrixTransport: Transport {
+final class MatrixTransport: Transport {
     /// The largest success body read; a service's answer is normally `{}`.
     static let responseBytesMax = 1 << 20
 
@@ -17,7 +17,7 @@ public final class MatrixTransport: Transport {
     private let requestTimeout: TimeAmount
 
     /// A transport to the services of `registrations`, each attempt bounded by `requestTimeout`.
-    public init(registrations: [Registration], requestTimeout: Duration = .seconds(30)) {
+    init(registrations: [Registration], requestTimeout: Duration = .seconds(30)) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(5), read: requestTimeout.timeAmount)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -32,7 +32,7 @@ public final class MatrixTransport: Transport {
         return text + "/_matrix/app/v1/transactions/\(id)"
     }
 
-    public func send(_ transaction: OutgoingTransaction) async -> SendOutcome {
+    func send(_ transaction: OutgoingTransaction) async -> SendOutcome {
         guard let registration = registrations[transaction.service] else {
             return .failed(reason: "no registration for service \(transaction.service)")
         }
@@ -57,7 +57,7 @@ public final class MatrixTransport: Transport {
     }
 
     /// Closes the connections; call once, when the daemon stops.
-    public func shutdown() async throws {
+    func shutdown() async throws {
         try await client.shutdown()
     }
 }

@@ -10,11 +10,11 @@ import Foundation
 ///
 /// `exclusive` is kept for what it means to a homeserver (no one else may claim ids in the
 /// namespace); it does not change routing: ``NamespaceRouter`` delivers on a match either way.
-public struct Namespace: Sendable, Equatable {
+package struct Namespace: Sendable, Equatable {
     /// The regex as written in the registration.
-    public let regex: String
+    package let regex: String
     /// Whether the service claims the namespace for itself.
-    public let exclusive: Bool
+    package let exclusive: Bool
     private let expression: NSRegularExpression
 
     /// Compiles `regex`; throws the regex engine's error when it does not compile.
@@ -25,13 +25,13 @@ public struct Namespace: Sendable, Equatable {
     }
 
     /// Whether the regex matches at the start of `id` (Synapse's `re.match`).
-    public func matches(_ id: String) -> Bool {
+    package func matches(_ id: String) -> Bool {
         let range = NSRange(id.startIndex..., in: id)
         return expression.firstMatch(in: id, options: .anchored, range: range) != nil
     }
 
     /// Namespaces are equal when written alike; the compiled form follows from the text.
-    public static func == (lhs: Namespace, rhs: Namespace) -> Bool {
+    package static func == (lhs: Namespace, rhs: Namespace) -> Bool {
         lhs.regex == rhs.regex && lhs.exclusive == rhs.exclusive
     }
 }

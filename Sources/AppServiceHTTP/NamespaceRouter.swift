@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Decides which application services an event goes to, from their registrations' namespaces,
 /// as Synapse's `ApplicationService.is_interested_in_event` does for the fields an event carries.
@@ -19,15 +18,15 @@ import Synchronization
 /// let router = NamespaceRouter(registrations: configuration.registrations)
 /// let services = router.serviceIDs(for: ["sender": "@irc_alice:example.org", "type": "m.room.message"])
 /// ```
-public struct NamespaceRouter: Sendable {
+package struct NamespaceRouter: Sendable {
     /// The registrations consulted, in the order given.
-    public let registrations: [Registration]
+    package let registrations: [Registration]
     /// Answers by (sender, room, member): senders and rooms repeat, and a regex match per
     /// namespace per event is the router's whole cost.
     private let answers = AnswerCache()
 
     /// A router over `registrations`, whose ids must be distinct.
-    public init(registrations: [Registration]) {
+    package init(registrations: [Registration]) {
         precondition(Set(registrations.map(\.id)).count == registrations.count,
                      "registrations given to a NamespaceRouter must have distinct ids")
         self.registrations = registrations
@@ -35,7 +34,7 @@ public struct NamespaceRouter: Sendable {
 
     /// The ids of the services `event` goes to, in registration order; empty when none.
     /// Fields that are absent or not strings match nothing.
-    public func serviceIDs(for event: [String: Any]) -> [String] {
+    package func serviceIDs(for event: [String: Any]) -> [String] {
         let sender = event["sender"] as? String
         let roomID = event["room_id"] as? String
         let member = event["type"] as? String == "m.room.member" ? event["state_key"] as? String : nil
@@ -53,26 +52,8 @@ public struct NamespaceRouter: Sendable {
     }
 
     /// Like ``serviceIDs(for:)`` for an event given as JSON; nil when `json` is not a JSON object.
-    public func serviceIDs(forEventJSON json: Data) -> [String]? {
+    package func serviceIDs(forEventJSON json: Data) -> [String]? {
         guard let event = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else { return nil }
         return serviceIDs(for: event)
-    }
-}
-
-/// A bounded memo of routing answers, shared by copies of a router.
-final class AnswerCache: Sendable {
-    /// Entries kept before the memo starts over; bounds memory whatever ids arrive.
-    static let entriesMax = 10_000
-    private let answers = Mutex<[String: [String]]>([:])
-
-    func lookup(_ key: String) -> [String]? {
-        answers.withLock { $0[key] }
-    }
-
-    func store(_ answer: [String], for key: String) {
-        answers.withLock { answers in
-            if answers.count >= Self.entriesMax { answers.removeAll(keepingCapacity: true) }
-            answers[key] = answer
-        }
     }
 }

@@ -16,39 +16,39 @@ import Foundation
 /// empty), `receive_ephemeral` (or MSC2409's `de.sorunome.msc2409.push_ephemeral`; either set to true
 /// turns it on), `receive_to_device` (or `de.sorunome.msc2409.push_to_device`), `rate_limited`. Other keys,
 /// such as `protocols`, are ignored as Synapse ignores what it does not use.
-public struct Registration: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+package struct Registration: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The service's id; also its id in the scheduler.
-    public let id: String
+    package let id: String
     /// Where transactions are sent (`PUT {url}/_matrix/app/v1/transactions/{txnId}`).
-    public let url: URL
+    package let url: URL
     /// The token the service presents to the homeserver.
-    public let asToken: String
+    package let asToken: String
     /// The token sent to the service as `Authorization: Bearer`.
-    public let hsToken: String
+    package let hsToken: String
     /// The localpart of the service's own user.
-    public let senderLocalpart: String
+    package let senderLocalpart: String
     /// Regexes over user ids, in file order.
-    public let userNamespaces: [Namespace]
+    package let userNamespaces: [Namespace]
     /// Regexes over room aliases, in file order; not used for routing (see ``NamespaceRouter``).
-    public let aliasNamespaces: [Namespace]
+    package let aliasNamespaces: [Namespace]
     /// Regexes over room ids, in file order.
-    public let roomNamespaces: [Namespace]
+    package let roomNamespaces: [Namespace]
     /// Whether transactions carry ephemeral events; false unless asked for.
-    public let receivesEphemeral: Bool
+    package let receivesEphemeral: Bool
     /// Whether transactions carry to-device messages; false unless asked for.
-    public let receivesToDevice: Bool
+    package let receivesToDevice: Bool
     /// The registration's `rate_limited`, or nil when it does not say.
-    public let rateLimited: Bool?
+    package let rateLimited: Bool?
     /// The file the registration was read from.
-    public let file: String
+    package let file: String
 
     /// Reads the registration file at `path`.
-    public static func load(path: String) throws(ConfigurationError) -> Registration {
+    package static func load(path: String) throws(ConfigurationError) -> Registration {
         try Registration(mapping: YAMLMapping.load(path: path))
     }
 
     /// Parses a registration from YAML text; `file` names it in errors.
-    public init(yaml: String, file: String) throws(ConfigurationError) {
+    package init(yaml: String, file: String) throws(ConfigurationError) {
         try self.init(mapping: YAMLMapping.parse(yaml: yaml, file: file))
     }
 
@@ -97,21 +97,21 @@ public struct Registration: Sendable, CustomStringConvertible, CustomDebugString
     }
 
     /// The scheduler's view of the service.
-    public var descriptor: ServiceDescriptor {
+    package var descriptor: ServiceDescriptor {
         ServiceDescriptor(id: id, receivesEphemeral: receivesEphemeral, receivesToDevice: receivesToDevice)
     }
 
     /// The id, URL and namespace counts; tokens are left out so the text is safe to log.
-    public var description: String {
+    package var description: String {
         "registration \"\(id)\" (\(file)): \(url.absoluteString), \(userNamespaces.count) user, "
             + "\(aliasNamespaces.count) alias and \(roomNamespaces.count) room namespaces"
     }
 
     /// Same as ``description``, so `debugPrint` and string interpolation in tests leak no token.
-    public var debugDescription: String { description }
+    package var debugDescription: String { description }
 
     /// Leaves the tokens out of `dump` and debugger views.
-    public var customMirror: Mirror {
+    package var customMirror: Mirror {
         Mirror(self, children: [
             "id": id, "url": url, "senderLocalpart": senderLocalpart,
             "userNamespaces": userNamespaces, "aliasNamespaces": aliasNamespaces, "roomNamespaces": roomNamespaces,

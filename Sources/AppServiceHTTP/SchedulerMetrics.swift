@@ -6,13 +6,13 @@ import Prometheus
 
 /// The daemon's metrics, through swift-metrics with a Prometheus registry of its own (no
 /// process-wide bootstrap, so several daemons can run in one test process).
-public final class SchedulerMetrics: Sendable {
+final class SchedulerMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
     private let fsyncSeconds: Metrics.Timer
 
     /// Fresh metrics with nothing counted.
-    public init() {
+    init() {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
                                                    .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
@@ -26,7 +26,7 @@ public final class SchedulerMetrics: Sendable {
     }
 
     /// Records one `fdatasync`'s duration (the log's `onSync` hook).
-    public func synced(in duration: Duration) {
+    func synced(in duration: Duration) {
         fsyncSeconds.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
@@ -91,16 +91,5 @@ public final class SchedulerMetrics: Sendable {
         }
         Gauge(label: "asched_log_bytes", factory: factory).record(logBytes)
         return registry.emitToBuffer()
-    }
-
-    /// Every configured service's status as JSON objects, sorted by id.
-    static func statusObjects(_ scheduler: AppServiceScheduler) async throws -> [Any] {
-        var state = await scheduler.snapshot
-        for id in await scheduler.descriptors.keys where state.services[id] == nil {
-            try state.apply(.checkpoint(service: id, state: ServiceState()))
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return try JSONSerialization.jsonObject(with: encoder.encode(ServiceStatus.all(in: state))) as? [Any] ?? []
     }
 }

@@ -1,4 +1,5 @@
 import AppServiceScheduler
+import Foundation
 import Hummingbird
 
 /// `/_asched/v1/services`: per-service enqueue, status and forced retry.
@@ -31,9 +32,14 @@ struct ServicesController<Context: RequestContext> {
         }
     }
 
-    /// `GET /services` → `{"services": [{"id", "state", "pending_txns", ...}]}`.
+    /// `GET /services` → `{"services": [{"id", "state", "pending_txns", ...}]}` (``ServiceStatus``),
+    /// every configured service included, sorted by id.
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
-        try RequestJSON.response(["services": try await SchedulerMetrics.statusObjects(scheduler)])
+        let statuses = ServiceStatus.all(in: await scheduler.snapshot, configured: Array(await scheduler.descriptors.keys))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(["services": statuses]))))
     }
 
     /// `POST /services/{id}/retry` → `{}`: a DOWN service retries now.

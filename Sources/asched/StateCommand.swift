@@ -1,3 +1,4 @@
+import AppServiceHTTP
 import AppServiceScheduler
 import ArgumentParser
 import Foundation

@@ -1,3 +1,4 @@
+import AppServiceHTTP
 import AppServiceScheduler
 import AppServiceSchedulerTesting
 import Foundation

@@ -1,50 +1,54 @@
+import AppServiceScheduler
+
 /// One service's state as the HTTP API (`GET /_asched/v1/services`) and `asched state --json`
-/// report it. JSON keys are snake_case; times are milliseconds since the Unix epoch.
-public struct ServiceStatus: Codable, Sendable, Equatable {
+/// report it: a wire type, so its JSON (snake_case keys, absent optionals left out, times in
+/// milliseconds since the Unix epoch) is pinned and its fields follow the JSON, not the scheduler.
+package struct ServiceStatus: Codable, Sendable, Equatable {
     /// The service id.
-    public let id: String
+    package let id: String
     /// `up` or `down`.
-    public let state: String
+    package let state: String
     /// Transactions created and not completed.
-    public let pendingTxns: Int
+    package let pendingTxns: Int
     /// The pending transactions' ids, oldest first.
-    public let pendingTxnIds: [UInt64]
+    package let pendingTxnIds: [UInt64]
     /// The transaction whose send started and has no outcome yet.
-    public let inFlightTxn: UInt64?
+    package let inFlightTxn: UInt64?
     /// Persistent events not yet in a transaction.
-    public let queuedEvents: Int
+    package let queuedEvents: Int
     /// Ephemeral events not yet in a transaction.
-    public let queuedEphemeral: Int
+    package let queuedEphemeral: Int
     /// To-device messages not yet in a transaction.
-    public let queuedToDevice: Int
+    package let queuedToDevice: Int
     /// The last transaction the service accepted.
-    public let lastCompletedTxn: UInt64?
+    package let lastCompletedTxn: UInt64?
     /// The id the next transaction gets.
-    public let nextTxnId: UInt64
+    package let nextTxnId: UInt64
     /// Failed retries since the last success.
-    public let backoffCounter: Int
+    package let backoffCounter: Int
     /// When the recoverer retries next (DOWN services only).
-    public let nextRetryAt: Int64?
+    package let nextRetryAt: Int64?
 
     /// The status of `service`, whose state is `state`.
-    public init(id: String, state: ServiceState) {
+    package init(id: String, state: ServiceState) {
         self.id = id
         self.state = state.status.rawValue
         pendingTxns = state.pending.count
         pendingTxnIds = state.pending.map(\.id)
         inFlightTxn = state.inFlight
-        queuedEvents = state.queued.events.count
-        queuedEphemeral = state.queued.ephemeral.count
-        queuedToDevice = state.queued.toDevice.count
+        queuedEvents = state.queued.count(.events)
+        queuedEphemeral = state.queued.count(.ephemeral)
+        queuedToDevice = state.queued.count(.toDevice)
         lastCompletedTxn = state.lastCompletedTransactionID
         nextTxnId = state.nextTransactionID
         backoffCounter = state.backoffCounter
         nextRetryAt = state.retryDue?.millisecondsSinceEpoch
     }
 
-    /// Every service of `state`, sorted by id.
-    public static func all(in state: SchedulerState) -> [ServiceStatus] {
-        state.services.sorted { $0.key < $1.key }.map { ServiceStatus(id: $0.key, state: $0.value) }
+    /// Every service of `state`, and each of `configured` that the log has no record of yet (as a
+    /// fresh service), sorted by id.
+    package static func all(in state: SchedulerState, configured: [String] = []) -> [ServiceStatus] {
+        Set(state.services.keys).union(configured).sorted().map { ServiceStatus(id: $0, state: state.services[$0] ?? ServiceState()) }
     }
 
     enum CodingKeys: String, CodingKey {
