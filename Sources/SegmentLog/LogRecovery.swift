@@ -27,6 +27,7 @@ struct LogRecovery {
         let end = cursor.end!
         assert(end.segment == segments.last!)
         assert(end.validBytes <= end.fileSize)
+        // The table's cutTornTail: the only damage a writer's open removes.
         if cursor.tornTail != nil {
             let file = try fileSystem.openFile(at: end.segment.path, mode: .readWrite)
             defer { try? file.close() }
@@ -47,8 +48,12 @@ struct LogRecovery {
     }
 
     /// Checks every segment's header before any frame is read, so a duplicated or misnamed
-    /// segment is reported as such rather than as damage in the segment before it.
+    /// segment is reported as such rather than as damage in the segment before it. Header damage
+    /// and segments out of order are refused at every place in ``RecoveryDecision``'s table.
     private static func checkHeaders(of segments: [SegmentFile], fileSystem: any FileSystem) throws {
+        for damage in [LogDamage.badSegmentHeader, .unknownFormatVersion, .segmentOutOfOrder] {
+            assert(DamagePlace.allCases.allSatisfy { RecoveryDecision.action(for: damage, at: $0) == .refuse })
+        }
         var previous: SegmentHeader?
         for segment in segments {
             let header = try segment.readHeader(fileSystem: fileSystem)

@@ -37,14 +37,21 @@ extension SegmentLog {
 
     /// The offset in the last segment where valid records end, if anything follows them.
     private static func firstDamage(in segments: [SegmentFile], fileSystem: any FileSystem) throws -> (Int, String)? {
-        var cursor = LogCursor(segments: segments, fileSystem: fileSystem, from: .start, through: nil, startSegmentIndex: 0)
+        // From the log's start, so a missing first segment is the broken chain open reports.
+        var cursor = LogCursor(segments: segments, fileSystem: fileSystem, from: .start, through: nil, startSegmentIndex: 0,
+                               startsAtLogStart: true)
         do {
             while try cursor.next() != nil {}
-        } catch SegmentLogError.corruptFrame(let file, let offset, let reason) where file == segments.last!.path {
-            return (offset, reason)
         } catch let error as SegmentLogError {
+            // The recovery table says where a cut may go; any other error is refused.
+            if let refusal = cursor.refusal, refusal.action == .refuseRepairable,
+               case .corruptFrame(let file, let offset, let reason) = error {
+                precondition(file == segments.last!.path && offset == refusal.offset)
+                return (offset, reason)
+            }
             throw SegmentLogError.repairRefused(file: LogProblem(error, readingFile: segments.last!.path).file, reason: "\(error)")
         }
+        // A torn tail (the table's cutTornTail) is cut too.
         return cursor.tornTail.map { ($0.offset, $0.reason) }
     }
 

@@ -9,6 +9,14 @@ struct SegmentScanner {
         case invalid(reason: String)
     }
 
+    /// Damage found in a frame that passed its checks, or in the file itself; the cursor turns it
+    /// into an error per ``RecoveryDecision``'s table.
+    struct Failure: Error {
+        let damage: LogDamage
+        let offset: Int
+        let reason: String
+    }
+
     static let chunkBytes = 1 << 20
 
     let file: any OpenFile
@@ -69,9 +77,8 @@ struct SegmentScanner {
             let stored = UnsafeRawBufferPointer(rebasing: raw[start..<start + frame.header.storedLength])
             guard frame.header.isCompressed else { return [UInt8](stored) }
             guard let raw = LZ4.decompress(stored, rawCount: frame.header.rawLength) else {
-                throw SegmentLogError.corruptFrame(
-                    file: fileName, offset: frame.offset,
-                    reason: "checksum is valid but the LZ4 payload does not decompress to \(frame.header.rawLength) bytes")
+                throw Failure(damage: .undecompressiblePayload, offset: frame.offset,
+                              reason: "checksum is valid but the LZ4 payload does not decompress to \(frame.header.rawLength) bytes")
             }
             return raw
         }
@@ -87,8 +94,8 @@ struct SegmentScanner {
         buffer = try file.read(count: want, at: start)
         bufferOffset = start
         guard buffer.count >= count else {
-            throw SegmentLogError.corruptFrame(file: fileName, offset: start,
-                                               reason: "file shrank while being read (\(buffer.count) of \(count) bytes)")
+            throw Failure(damage: .fileShrank, offset: start,
+                          reason: "file shrank while being read (\(buffer.count) of \(count) bytes)")
         }
     }
 }

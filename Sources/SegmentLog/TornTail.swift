@@ -10,32 +10,47 @@ public struct TornTail: Sendable, Equatable, CustomStringConvertible {
     /// What was wrong with the bytes at `offset`.
     public let reason: String
 
+    /// A one-line summary: what was dropped, where, and why.
     public var description: String {
         "dropped \(discardedBytes) bytes of torn tail in \(segmentFileName) at offset \(offset) (\(reason))"
     }
 
-    /// Classifies the bytes of `file` from `offset` on, after an invalid frame at `offset`.
-    /// Returns nil when they are all zero (preallocated space, nothing lost); throws when a
-    /// valid frame after `lastPosition` follows, because then this is damage, not a torn write.
-    static func inspect(file: any OpenFile, fileName: String, path: String, fileSize: Int, offset: Int,
-                        lastPosition: LogPosition, reason: String) throws -> TornTail? {
-        precondition(offset < fileSize)
-        guard let end = try endOfNonZeroBytes(in: file, from: offset, to: fileSize) else { return nil }
+    /// What the bytes from an invalid frame to the end of its file are.
+    enum Contents: Equatable {
+        case zeros
+        case frameCompletedSinceRead
+        /// A valid record with a later position starts at this file offset.
+        case damageBeforeValidRecord(at: Int)
+        /// `discardedBytes`: from the invalid frame through the last non-zero byte.
+        case torn(discardedBytes: Int)
+
+        /// The kind of damage in ``RecoveryDecision``'s table these contents are.
+        var damage: LogDamage {
+            switch self {
+            case .zeros: return .zeroFilledTail
+            case .frameCompletedSinceRead: return .frameCompletedSinceRead
+            case .damageBeforeValidRecord: return .invalidFrameBeforeValidRecord
+            case .torn: return .tornFrame
+            }
+        }
+    }
+
+    /// Classifies the bytes of `file` from `offset` on, after an invalid frame at `offset`; what
+    /// that leads to is ``RecoveryDecision``'s to say.
+    static func classify(file: any OpenFile, fileSize: Int, offset: Int, lastPosition: LogPosition) throws -> Contents {
+        precondition(offset >= SegmentHeader.byteCount && offset < fileSize)
+        guard let end = try endOfNonZeroBytes(in: file, from: offset, to: fileSize) else { return .zeros }
+        assert(end > offset && end <= fileSize)
         // Read a little past the last non-zero byte, since a valid frame may end in zeros; not
         // the whole rest, since a preallocated tail of zeros can be the size of a segment.
         let rest = try file.read(count: min(fileSize, end + Self.trailingZerosBytesMax) - offset, at: offset)
-        let lastNonZero = end - offset - 1
-        // Beside a live writer the frame may have been completed since it was read: then this
-        // is the end of what the reader saw, not damage and not a tear.
-        if validFrame(at: 0, in: rest, after: lastPosition) { return nil }
+        // Beside a live writer the frame may have been completed since it was read.
+        if validFrame(at: 0, in: rest, after: lastPosition) { return .frameCompletedSinceRead }
         if let later = laterValidFrame(in: rest, after: lastPosition),
            !containsUnwrittenSector(rest[..<later], fileOffset: offset) {
-            throw SegmentLogError.corruptFrame(
-                file: path, offset: offset,
-                reason: "\(reason); a valid record follows at offset \(offset + later), so this is damage, "
-                    + "not a torn write. Run `asched repair` to cut the log here (a .broken copy is kept)")
+            return .damageBeforeValidRecord(at: offset + later)
         }
-        return TornTail(segmentFileName: fileName, offset: offset, discardedBytes: lastNonZero + 1, reason: reason)
+        return .torn(discardedBytes: end - offset)
     }
 
     /// How far past the last non-zero byte a frame is looked for: a frame ending in more zeros
