@@ -1,7 +1,7 @@
 /// Frames ready to be written in one go: their bytes back to back, and where each ends.
 ///
 /// The one place prepared payloads become frame bytes: the group committer encodes appends with
-/// it, and compaction encodes its replacement records with it.
+/// it (compaction copies frames as stored, without re-encoding them).
 struct EncodedBatch {
     struct Frame {
         /// Offset in ``EncodedBatch/bytes`` just past this frame.

@@ -11,12 +11,27 @@ public struct LogReader: Sendable {
     public let directory: String
     private let fileSystem: any FileSystem
     private let segments: [SegmentFile]
+    private let positionIndex: PositionIndex
+    /// Where a replay starts (the `FLOOR` file; position 1 without one): records below it are
+    /// kept only to be read by position, and folding them gives no valid state.
+    public let replayFloor: LogPosition
 
-    /// Opens `directory` for reading; throws when it does not exist.
+    /// Opens `directory` for reading; throws when it does not exist or its `FLOOR` file is damaged.
     public init(directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws {
         self.directory = directory
         self.fileSystem = fileSystem
         self.segments = try SegmentFile.list(in: directory, fileSystem: fileSystem)
+        self.positionIndex = PositionIndex(directory: directory, fileSystem: fileSystem)
+        self.replayFloor = try ReplayFloor.read(directory: directory, fileSystem: fileSystem) ?? ReplayFloor.absent
+    }
+
+    /// The record at `position`, as ``SegmentLog/record(at:)`` reads it; throws
+    /// ``SegmentLogError/noRecord(position:reason:)`` when the log holds none there.
+    public func record(at position: LogPosition) throws -> LogRecord {
+        guard position.rawValue >= 1 else {
+            throw SegmentLogError.noRecord(position: position, reason: "positions start at 1")
+        }
+        return try positionIndex.record(at: position)
     }
 
     /// The names of the segment files, in log order.

@@ -1,0 +1,88 @@
+/// A sealed segment whose records all lie below the floor, as compaction's scan found it: how
+/// many bytes its frames take, which of them are live, and the chain value it ends with.
+struct CompactionCandidate {
+    /// A segment is rewritten when at most this fraction of its frame bytes is live (1/3), and
+    /// kept byte for byte otherwise. A rewritten record is one of at most 1 live byte for every 2
+    /// dropped, and dropped bytes are never written again, so the bytes compaction writes stay
+    /// within half the bytes appended, however long an outage lasts.
+    static let liveFractionMax = (numerator: 1, denominator: 3)
+
+    /// A span of consecutive live frames in the segment file.
+    struct LiveRange {
+        let offset: Int
+        var length: Int
+    }
+
+    let segment: SegmentFile
+    let header: SegmentHeader
+    let fileBytes: Int
+    private(set) var frameBytes = 0
+    private(set) var records = 0
+    private(set) var liveBytes = 0
+    private(set) var liveRecords = 0
+    /// Where the live frames are; kept only while the segment may still be rewritten.
+    private(set) var liveRanges: [LiveRange] = []
+    /// The chain value the next segment must continue from (§6 of docs/FORMAT.md).
+    private(set) var endChain: UInt32
+
+    /// Whether compaction rewrites the segment (see ``liveFractionMax``).
+    var isRewritten: Bool {
+        liveBytes * Self.liveFractionMax.denominator <= frameBytes * Self.liveFractionMax.numerator
+    }
+
+    /// Reads every frame of `segment` (a sealed one: any invalid byte is damage), checking its
+    /// checksum and order; a frame is live when its position is in `live`, which is sorted and
+    /// read from `liveIndex` on (advanced past the segment's positions).
+    static func scan(_ segment: SegmentFile, below floor: LogPosition, live: [LogPosition], liveIndex: inout Int,
+                     fileSystem: any FileSystem) throws -> CompactionCandidate {
+        let file = try fileSystem.openFile(at: segment.path, mode: .readOnly)
+        defer { try? file.close() }
+        let header = try segment.readHeader(from: file)
+        let fileBytes = try file.size()
+        var candidate = CompactionCandidate(segment: segment, header: header, fileBytes: fileBytes,
+                                            endChain: header.previousChain)
+        var scanner = SegmentScanner(file: file, fileName: segment.path, fileSize: fileBytes,
+                                     startOffset: SegmentHeader.byteCount)
+        var chain = header.previousChain
+        var previous = LogPosition.start
+        scanning: while true {
+            switch try scanner.next() {
+            case .end:
+                break scanning
+            case .invalid(let reason):
+                throw SegmentLogError.corruptFrame(file: segment.path, offset: scanner.offset,
+                                                   reason: reason + " (in a sealed segment, found by compaction)")
+            case .frame(let frame):
+                let position = frame.header.position
+                guard position > previous, position >= header.firstPosition, position < floor else {
+                    throw SegmentLogError.corruptFrame(file: segment.path, offset: frame.offset, reason:
+                        "position \(position) is out of order or not below the floor \(floor) (previous \(previous))")
+                }
+                while liveIndex < live.count && live[liveIndex] < position { liveIndex += 1 }
+                let isLive = liveIndex < live.count && live[liveIndex] == position
+                candidate.add(frame, isLive: isLive)
+                chain = CRC32C.chain(chain, appending: frame.checksum)
+                previous = position
+            }
+        }
+        candidate.endChain = header.chainAfter(frames: chain)
+        if !candidate.isRewritten { candidate.liveRanges = [] }
+        assert(candidate.frameBytes == fileBytes - SegmentHeader.byteCount, "a sealed segment ends at a frame")
+        assert(candidate.liveBytes <= candidate.frameBytes && candidate.liveRecords <= candidate.records)
+        return candidate
+    }
+
+    private mutating func add(_ frame: ScannedFrame, isLive: Bool) {
+        let length = frame.header.frameLength
+        frameBytes += length
+        records += 1
+        guard isLive else { return }
+        liveBytes += length
+        liveRecords += 1
+        if let last = liveRanges.last, last.offset + last.length == frame.offset {
+            liveRanges[liveRanges.count - 1].length += length
+        } else {
+            liveRanges.append(LiveRange(offset: frame.offset, length: length))
+        }
+    }
+}
