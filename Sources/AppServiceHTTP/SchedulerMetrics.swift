@@ -86,10 +86,8 @@ final class SchedulerMetrics: Sendable {
             Gauge(label: "asched_queued_events", dimensions: dimensions, factory: factory).record(status.queuedEvents)
             Gauge(label: "asched_service_up", dimensions: dimensions, factory: factory).record(status.state == "up" ? 1 : 0)
         }
-        let logBytes = ((try? FileManager.default.contentsOfDirectory(atPath: logDirectory)) ?? []).reduce(0) { total, name in
-            total + (((try? FileManager.default.attributesOfItem(atPath: logDirectory + "/" + name))?[.size] as? Int) ?? 0)
-        }
-        Gauge(label: "asched_log_bytes", factory: factory).record(logBytes)
+        // The log's own count of its segments' bytes, kept by its writer: no directory listing.
+        Gauge(label: "asched_log_bytes", factory: factory).record(await scheduler.logStatistics.logBytes)
         return registry.emitToBuffer()
     }
 }

@@ -1,12 +1,12 @@
-/// Settings of a ``SegmentLog`` writer.
-///
-/// ```swift
-/// var configuration = SegmentLog.Configuration()
-/// configuration.segmentSizeBytes = 16 << 20
-/// configuration.syncPolicy = .interval(.milliseconds(5))
-/// let log = try SegmentLog.open(directory: "/var/lib/asched", configuration: configuration)
-/// ```
 extension SegmentLog {
+    /// Settings of a ``SegmentLog`` writer.
+    ///
+    /// ```swift
+    /// var configuration = SegmentLog.Configuration()
+    /// configuration.segmentSizeBytes = 16 << 20
+    /// configuration.syncPolicy = .interval(.milliseconds(5))
+    /// let log = try SegmentLog.open(directory: "/var/lib/asched", configuration: configuration)
+    /// ```
     public struct Configuration: Sendable {
         /// A segment is sealed and a new one started once the next frame would not fit.
         /// A single frame larger than this still gets a segment of its own.

@@ -21,6 +21,8 @@ final class GroupCommitter: @unchecked Sendable {
         var statistics = LogStatistics()
         /// The segment appends go to; every segment before it is sealed.
         var activeSegmentId: UInt64
+        /// How many fewer bytes the log holds than the writer wrote, after compactions.
+        var bytesCompactedAway = 0
     }
 
     private let queue = DispatchQueue(label: "SegmentLog.commit")
@@ -37,6 +39,7 @@ final class GroupCommitter: @unchecked Sendable {
         self.onSync = onSync
         self.state = Mutex(State(nextPosition: nextPosition, writtenPosition: lastPosition,
                                  durablePosition: lastPosition, activeSegmentId: writer.segmentId))
+        state.withLock { $0.statistics.logBytes = writer.logBytes }
     }
 
     var writtenPosition: LogPosition { state.withLock { $0.writtenPosition } }
@@ -131,7 +134,19 @@ final class GroupCommitter: @unchecked Sendable {
             state.statistics.writes = writer.writes
             state.statistics.syncs = writer.syncs
             state.statistics.segmentsCreated = writer.segmentsCreated
+            state.statistics.logBytes = writer.logBytes - state.bytesCompactedAway
             state.activeSegmentId = writer.segmentId
+            assert(state.statistics.logBytes >= SegmentHeader.byteCount)
+        }
+    }
+
+    /// Accounts for a compaction that replaced `bytesBefore` of sealed segments with `bytesAfter`.
+    func compacted(bytesBefore: Int, bytesAfter: Int) {
+        precondition(bytesBefore > 0 && bytesAfter >= SegmentHeader.byteCount)
+        state.withLock { state in
+            state.bytesCompactedAway += bytesBefore - bytesAfter
+            state.statistics.logBytes -= bytesBefore - bytesAfter
+            assert(state.statistics.logBytes >= SegmentHeader.byteCount)
         }
     }
 

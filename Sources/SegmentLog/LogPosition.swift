@@ -15,6 +15,7 @@ public struct LogPosition: RawRepresentable, Hashable, Comparable, Sendable, Cus
     /// The position before any record: reading from here reads the whole log.
     public static let start = LogPosition(rawValue: 0)
 
+    /// Log order.
     public static func < (lhs: LogPosition, rhs: LogPosition) -> Bool {
         lhs.rawValue < rhs.rawValue
     }
@@ -25,5 +26,6 @@ public struct LogPosition: RawRepresentable, Hashable, Comparable, Sendable, Cus
         return LogPosition(rawValue: rawValue + 1)
     }
 
+    /// The position as a decimal number.
     public var description: String { String(rawValue) }
 }

@@ -1,7 +1,7 @@
 /// A problem ``LogVerifier`` found, naming the file, the offset and what was expected.
-public struct LogProblem: Sendable, Equatable, CustomStringConvertible {
+package struct LogProblem: Sendable, Equatable, CustomStringConvertible {
     /// How bad a problem is.
-    public enum Severity: String, Sendable {
+    package enum Severity: String, Sendable {
         /// What a crash leaves and opening the log repairs on its own (a torn tail).
         case warning
         /// Damage: opening the log for writing would refuse it.
@@ -9,16 +9,16 @@ public struct LogProblem: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Warning or error.
-    public let severity: Severity
+    package let severity: Severity
     /// The file's path.
-    public let file: String
+    package let file: String
     /// The byte offset in `file`, when the problem has one.
-    public let offset: Int?
+    package let offset: Int?
     /// What is wrong, with the expected and found values.
-    public let message: String
+    package let message: String
 
     /// A problem at `file` (and `offset`).
-    public init(severity: Severity, file: String, offset: Int?, message: String) {
+    package init(severity: Severity, file: String, offset: Int?, message: String) {
         self.severity = severity
         self.file = file
         self.offset = offset
@@ -42,7 +42,7 @@ public struct LogProblem: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         "\(severity): \(file)" + (offset.map { " at offset \($0)" } ?? "") + ": \(message)"
     }
 }

@@ -7,6 +7,8 @@ struct LogRecovery {
     let lastPosition: LogPosition
     let nextPosition: LogPosition
     let tornTail: TornTail?
+    /// Bytes of the segments before ``segment``, all sealed.
+    let sealedBytes: Int
 
     /// Passes every kept record to `replay`, in order, as the check reads it.
     static func resume(directory: String, fileSystem: any FileSystem,
@@ -14,7 +16,7 @@ struct LogRecovery {
         let segments = try SegmentFile.list(in: directory, fileSystem: fileSystem)
         guard !segments.isEmpty else {
             return try start(SegmentHeader(segmentId: 1, firstPosition: LogPosition(rawValue: 1), previousChain: 0),
-                             after: .start, directory: directory, fileSystem: fileSystem)
+                             after: .start, sealedBytes: 0, directory: directory, fileSystem: fileSystem)
         }
         try checkHeaders(of: segments, fileSystem: fileSystem)
         var cursor = LogCursor(segments: segments, fileSystem: fileSystem, from: .start, through: nil,
@@ -37,14 +39,17 @@ struct LogRecovery {
             try file.synchronizeData()
         }
         let next = lastPosition == .start ? end.header.firstPosition : max(lastPosition.next, end.header.firstPosition)
+        // Sealed segments end exactly at their last frame, so their file size is their size.
+        let sealedBytes = try segments.dropLast().reduce(0) { try $0 + $1.fileBytes(fileSystem: fileSystem) }
         if end.header.replacement != nil {
             // A compacted segment's chain ends at the value it stands in for, so nothing may be
             // appended to it: continue in a new segment.
             return try start(SegmentHeader(segmentId: end.segment.segmentId + 1, firstPosition: next, previousChain: end.chain),
-                             after: lastPosition, directory: directory, fileSystem: fileSystem)
+                             after: lastPosition, sealedBytes: sealedBytes + end.validBytes,
+                             directory: directory, fileSystem: fileSystem)
         }
         return LogRecovery(segment: end.segment, writeOffset: end.validBytes, chain: end.chain,
-                           lastPosition: lastPosition, nextPosition: next, tornTail: cursor.tornTail)
+                           lastPosition: lastPosition, nextPosition: next, tornTail: cursor.tornTail, sealedBytes: sealedBytes)
     }
 
     /// Checks every segment's header before any frame is read, so a duplicated or misnamed
@@ -67,14 +72,15 @@ struct LogRecovery {
     }
 
     /// Creates the segment `header` describes and resumes there.
-    private static func start(_ header: SegmentHeader, after lastPosition: LogPosition, directory: String,
-                              fileSystem: any FileSystem) throws -> LogRecovery {
+    private static func start(_ header: SegmentHeader, after lastPosition: LogPosition, sealedBytes: Int,
+                              directory: String, fileSystem: any FileSystem) throws -> LogRecovery {
+        precondition(sealedBytes >= 0)
         let file = try SegmentWriter.createSegment(fileSystem: fileSystem, directory: directory, header: header,
                                                    prepared: nil, preallocateBytes: nil)
         try file.close()
         let name = SegmentFileName.name(for: header.segmentId)
         return LogRecovery(segment: SegmentFile(segmentId: header.segmentId, name: name, path: directory + "/" + name),
                            writeOffset: SegmentHeader.byteCount, chain: header.previousChain, lastPosition: lastPosition,
-                           nextPosition: header.firstPosition, tornTail: nil)
+                           nextPosition: header.firstPosition, tornTail: nil, sealedBytes: sealedBytes)
     }
 }

@@ -12,6 +12,10 @@ public struct LogStatistics: Sendable, Equatable {
     public var syncs = 0
     /// Segments started.
     public var segmentsCreated = 0
+    /// The log's size now: the bytes of its segments' headers and records, as the writer
+    /// tracks them through appends, new segments and compactions (without space preallocated
+    /// for records not yet written). Unlike the counters, it covers what was there at open.
+    public var logBytes = 0
 
     /// Payload bytes given per byte stored; above 1 when compression saves space.
     public var compressionRatio: Double {

@@ -8,15 +8,15 @@
 /// }
 /// for problem in report.problems { print(problem) }   // "error: …/0000000000000002.seg at offset 40: …"
 /// ```
-public struct LogVerifier: Sendable {
+package struct LogVerifier: Sendable {
     /// What a run found.
-    public struct Report: Sendable {
+    package struct Report: Sendable {
         /// Every segment, in log order.
-        public internal(set) var segments: [SegmentSummary] = []
+        package internal(set) var segments: [SegmentSummary] = []
         /// Every problem, in the order found.
-        public internal(set) var problems: [LogProblem] = []
+        package internal(set) var problems: [LogProblem] = []
         /// Whether any problem is an error (not just a torn tail).
-        public var hasErrors: Bool { problems.contains { $0.severity == .error } }
+        package var hasErrors: Bool { problems.contains { $0.severity == .error } }
     }
 
     private let directory: String
@@ -24,7 +24,7 @@ public struct LogVerifier: Sendable {
     private let segments: [SegmentFile]
 
     /// Lists the segments of `directory`; throws when it is not a directory or holds none.
-    public init(directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws {
+    package init(directory: String, fileSystem: any FileSystem = PosixFileSystem()) throws {
         self.directory = directory
         self.fileSystem = fileSystem
         segments = try SegmentFile.list(in: directory, fileSystem: fileSystem)
@@ -34,7 +34,7 @@ public struct LogVerifier: Sendable {
     }
 
     /// Reads every segment, calling `onRecord` for each readable record in log order.
-    public func run(onRecord: (LogRecord) throws -> Void) throws -> Report {
+    package func run(onRecord: (LogRecord) throws -> Void) throws -> Report {
         var report = Report()
         // The log's first segment continues from chain 0, so a deleted first segment shows.
         var previous: (chain: UInt32, last: LogPosition)? = (0, .start)

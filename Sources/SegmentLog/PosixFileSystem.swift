@@ -5,6 +5,7 @@ public struct PosixFileSystem: FileSystem {
     /// Creates the real file system.
     public init() {}
 
+    /// See ``FileSystem/contentsOfDirectory(at:)``.
     public func contentsOfDirectory(at path: String) throws -> [String] {
         guard let dir = opendir(path) else {
             throw SegmentLogError.io(operation: "opendir", path: path, errno: errno)
@@ -20,15 +21,18 @@ public struct PosixFileSystem: FileSystem {
         return names
     }
 
+    /// See ``FileSystem/directoryExists(at:)``.
     public func directoryExists(at path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// See ``FileSystem/fileExists(at:)``.
     public func fileExists(at path: String) -> Bool {
         access(path, F_OK) == 0
     }
 
+    /// See ``FileSystem/createDirectory(at:)``.
     public func createDirectory(at path: String) throws {
         if directoryExists(at: path) { return }
         let parent = parentDirectory(of: path)
@@ -40,6 +44,7 @@ public struct PosixFileSystem: FileSystem {
         try synchronizeDirectory(at: parent)
     }
 
+    /// See ``FileSystem/openFile(at:mode:)``.
     public func openFile(at path: String, mode: FileOpenMode) throws -> any OpenFile {
         let flags: Int32
         switch mode {
@@ -50,24 +55,28 @@ public struct PosixFileSystem: FileSystem {
         return PosixFile(descriptor: try SystemCall.open(path, flags), path: path)
     }
 
+    /// See ``FileSystem/rename(from:to:)``.
     public func rename(from source: String, to destination: String) throws {
         if Glibc.rename(source, destination) != 0 {
             throw SegmentLogError.io(operation: "rename to \(destination)", path: source, errno: errno)
         }
     }
 
+    /// See ``FileSystem/removeFile(at:)``.
     public func removeFile(at path: String) throws {
         if unlink(path) != 0 {
             throw SegmentLogError.io(operation: "unlink", path: path, errno: errno)
         }
     }
 
+    /// See ``FileSystem/synchronizeDirectory(at:)``.
     public func synchronizeDirectory(at path: String) throws {
         let fd = try SystemCall.open(path, O_RDONLY | O_DIRECTORY)
         defer { Glibc.close(fd) }
         try SystemCall.fsync(fd, path)
     }
 
+    /// See ``FileSystem/lockFile(at:)``.
     public func lockFile(at path: String) throws -> (any OpenFile)? {
         let fd = try SystemCall.open(path, O_RDWR | O_CREAT)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {

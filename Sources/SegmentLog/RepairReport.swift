@@ -11,6 +11,7 @@ public struct RepairReport: Sendable, Equatable, CustomStringConvertible {
     /// The name of the copy of the whole segment as it was, or nil on a dry run.
     public let brokenCopyFileName: String?
 
+    /// A one-line summary: what was (or would be) cut, where, and why.
     public var description: String {
         let action = brokenCopyFileName == nil ? "would cut" : "cut"
         let copy = brokenCopyFileName.map { "; the original is kept as \($0)" } ?? ""

@@ -1,26 +1,26 @@
 /// What ``LogVerifier`` learned about one segment file.
-public struct SegmentSummary: Sendable, Equatable {
+package struct SegmentSummary: Sendable, Equatable {
     /// The file's name.
-    public let fileName: String
+    package let fileName: String
     /// The id in its name.
-    public let segmentId: UInt64
+    package let segmentId: UInt64
     /// The file's size in bytes.
-    public internal(set) var fileBytes = 0
+    package internal(set) var fileBytes = 0
     /// Records read from it.
-    public internal(set) var records = 0
+    package internal(set) var records = 0
     /// Its first and last record's positions, when it has records.
-    public internal(set) var positions: ClosedRange<LogPosition>?
+    package internal(set) var positions: ClosedRange<LogPosition>?
     /// Payload bytes as stored (after compression), frame headers excluded.
-    public internal(set) var storedPayloadBytes = 0
+    package internal(set) var storedPayloadBytes = 0
     /// Payload bytes after decompression.
-    public internal(set) var rawPayloadBytes = 0
+    package internal(set) var rawPayloadBytes = 0
     /// Records stored compressed.
-    public internal(set) var compressedRecords = 0
+    package internal(set) var compressedRecords = 0
     /// Whether its header continues the chain of the segment before it; nil when that could
     /// not be checked (the first segment, or the one before it is damaged).
-    public internal(set) var chainVerified: Bool?
+    package internal(set) var chainVerified: Bool?
     /// Whether it is the last segment, the one a writer appends to.
-    public let isLast: Bool
+    package let isLast: Bool
 
     init(fileName: String, segmentId: UInt64, isLast: Bool) {
         self.fileName = fileName

@@ -10,6 +10,8 @@ final class SegmentWriter {
     /// The segment being appended to.
     private(set) var segmentId: UInt64
     private var writeOffset: Int
+    /// Bytes of the segments before this one, all sealed (compaction's changes not included).
+    private var sealedBytes: Int
     /// The chain value over every frame written so far.
     private(set) var chain: UInt32
     private(set) var writes = 0
@@ -18,8 +20,10 @@ final class SegmentWriter {
 
     /// Continues the segment `segment` at `writeOffset`.
     init(fileSystem: any FileSystem, directory: String, segmentSizeBytes: Int,
-         preallocation: Preallocation, segment: SegmentFile, writeOffset: Int, chain: UInt32) throws {
+         preallocation: Preallocation, segment: SegmentFile, writeOffset: Int, chain: UInt32, sealedBytes: Int) throws {
         precondition(writeOffset >= SegmentHeader.byteCount)
+        precondition(sealedBytes >= 0)
+        self.sealedBytes = sealedBytes
         self.fileSystem = fileSystem
         self.directory = directory
         self.segmentSizeBytes = segmentSizeBytes
@@ -54,6 +58,9 @@ final class SegmentWriter {
             if prepared == nil, let preallocateBytes { try file.preallocate(upTo: preallocateBytes) }
         }
     }
+
+    /// Bytes of the log's segments as written: headers and frames, no preallocated space.
+    var logBytes: Int { sealedBytes + writeOffset }
 
     /// Writes `batch`, rolling to new segments where frames would not fit.
     func write(_ batch: EncodedBatch) throws {
@@ -121,6 +128,7 @@ final class SegmentWriter {
         try file.synchronizeData()
         syncs += 1
         try file.close()
+        sealedBytes += writeOffset
         segmentId += 1
         let header = SegmentHeader(segmentId: segmentId, firstPosition: nextPosition, previousChain: chain)
         // Without a prepared file in time, allocating keeps the roll quick.
