@@ -22,14 +22,20 @@ public final class SegmentLog: Sendable {
     private let lockRelease: Mutex<(any OpenFile)?>
     /// Admits one compaction at a time; `close()` waits on it.
     let compactionGate = CompactionGate()
+    /// Where ``record(at:)`` finds records; compaction invalidates it.
+    let positionIndex: PositionIndex
+    /// The durable `FLOOR` (or ``ReplayFloor/absent``); only compaction raises it.
+    let floor: Mutex<LogPosition>
 
     private init(directory: String, configuration: Configuration, tornTail: TornTail?,
-                 committer: GroupCommitter, lock: any OpenFile) {
+                 committer: GroupCommitter, lock: any OpenFile, floor: LogPosition) {
         self.directory = directory
         self.configuration = configuration
         self.tornTail = tornTail
         self.committer = committer
         self.lockRelease = Mutex(lock)
+        self.positionIndex = PositionIndex(directory: directory, fileSystem: configuration.fileSystem)
+        self.floor = Mutex(floor)
     }
 
     /// Opens (creating if needed) the log in `directory` for writing.
@@ -40,9 +46,14 @@ public final class SegmentLog: Sendable {
         try open(directory: directory, configuration: configuration, replaying: { _ in })
     }
 
-    /// Opens the log like ``open(directory:configuration:)``, handing every record the check
-    /// reads to `replay`, in order: a caller that rebuilds state from the log reads it once.
-    /// Records after a torn tail are not passed; if open throws, discard what `replay` built.
+    /// Opens the log like ``open(directory:configuration:)``, handing the records the check
+    /// reads from the ``replayFloor`` on to `replay`, in order: a caller that rebuilds state from
+    /// the log reads it once. Records below the floor are checked like all others but not passed
+    /// (compaction may have dropped some of them; they are read by position only). Records after
+    /// a torn tail are not passed; if open throws, discard what `replay` built.
+    ///
+    /// Throws ``SegmentLogError/corruptFloor(file:reason:)`` for a damaged `FLOOR` file and
+    /// ``SegmentLogError/floorBeyondLog(file:floor:lastPosition:)`` when the log ends before it.
     public static func open(directory: String, configuration: Configuration = Configuration(),
                             replaying replay: (LogRecord) throws -> Void) throws -> SegmentLog {
         configuration.validate()
@@ -51,7 +62,15 @@ public final class SegmentLog: Sendable {
         let lock = try DirectoryLock.acquire(directory: directory, fileSystem: fileSystem)
         do {
             try removeLeftovers(in: directory, fileSystem: fileSystem)
-            let resumed = try LogRecovery.resume(directory: directory, fileSystem: fileSystem, replay: replay)
+            let storedFloor = try ReplayFloor.read(directory: directory, fileSystem: fileSystem)
+            let floor = storedFloor ?? ReplayFloor.absent
+            let resumed = try LogRecovery.resume(directory: directory, fileSystem: fileSystem) { record in
+                if record.position >= floor { try replay(record) }
+            }
+            if storedFloor != nil && floor > resumed.lastPosition {
+                throw SegmentLogError.floorBeyondLog(file: directory + "/" + ReplayFloor.fileName, floor: floor,
+                                                     lastPosition: resumed.lastPosition)
+            }
             let writer = try SegmentWriter(fileSystem: fileSystem, directory: directory,
                                            segmentSizeBytes: configuration.segmentSizeBytes,
                                            preallocation: configuration.preallocation, segment: resumed.segment,
@@ -60,7 +79,7 @@ public final class SegmentLog: Sendable {
             let committer = GroupCommitter(writer: writer, policy: configuration.syncPolicy, onSync: configuration.onSync,
                                            lastPosition: resumed.lastPosition, nextPosition: resumed.nextPosition)
             return SegmentLog(directory: directory, configuration: configuration, tornTail: resumed.tornTail,
-                              committer: committer, lock: lock)
+                              committer: committer, lock: lock, floor: floor)
         } catch {
             try? lock.close()
             throw error
@@ -94,6 +113,30 @@ public final class SegmentLog: Sendable {
     /// The position of the last record written to the operating system (acknowledged under
     /// `interval` and `never`), or ``LogPosition/start`` for an empty log.
     public var lastPosition: LogPosition { committer.writtenPosition }
+
+    /// Where a replay starts: records below it are history, kept only where a checkpoint at or
+    /// after it still refers to them, and read by position (``record(at:)``). Position 1 until a
+    /// ``compact(before:keeping:)`` raises it.
+    public var replayFloor: LogPosition { floor.withLock { $0 } }
+
+    /// The record at `position`, read from the segment that holds it (found from the segment
+    /// headers and a sparse in-memory offset map, not by reading the log from the start), its
+    /// checksum checked and its payload decompressed. Safe beside appends and a running
+    /// compaction; any position up to ``lastPosition`` can be read.
+    ///
+    /// Throws ``SegmentLogError/noRecord(position:reason:)`` when the log holds no record there:
+    /// after ``lastPosition``, in a gap, or dropped by compaction.
+    ///
+    /// ```swift
+    /// let position = try await log.append(type: 1, payload: Array("item".utf8))
+    /// let record = try log.record(at: position)   // record.payload == Array("item".utf8)
+    /// ```
+    public func record(at position: LogPosition) throws -> LogRecord {
+        guard position.rawValue >= 1, position <= lastPosition else {
+            throw SegmentLogError.noRecord(position: position, reason: "the log's records run from 1 to \(lastPosition)")
+        }
+        return try positionIndex.record(at: position)
+    }
 
     /// The position of the last record known to be on stable storage.
     public var durablePosition: LogPosition { committer.durablePosition }

@@ -24,6 +24,13 @@ public enum SegmentLogError: Error, Sendable, Equatable, CustomStringConvertible
     case writerFailed(cause: String)
     /// The log was closed.
     case closed
+    /// The `FLOOR` file is damaged; the log cannot be replayed without it.
+    case corruptFloor(file: String, reason: String)
+    /// The `FLOOR` file names a position after the log's last record: records the floor
+    /// promised are missing.
+    case floorBeyondLog(file: String, floor: LogPosition, lastPosition: LogPosition)
+    /// ``SegmentLog/record(at:)`` found no record at the position.
+    case noRecord(position: LogPosition, reason: String)
 
     /// What went wrong, naming the file (and offset) involved, and what to do.
     public var description: String {
@@ -55,6 +62,14 @@ public enum SegmentLogError: Error, Sendable, Equatable, CustomStringConvertible
                 + "acknowledged may or may not be in the log. Reopen the log to recover."
         case .closed:
             return "the log is closed"
+        case .corruptFloor(let file, let reason):
+            return "bad replay floor file \(file): \(reason). It holds the position of the last checkpoint, "
+                + "which compaction relies on; restore the log directory from a copy"
+        case .floorBeyondLog(let file, let floor, let lastPosition):
+            return "\(file) sets the replay floor at position \(floor), but the log ends at \(lastPosition): "
+                + "the records from the floor on are missing; restore the log directory from a copy"
+        case .noRecord(let position, let reason):
+            return "no record at position \(position): \(reason)"
         }
     }
 }
