@@ -54,14 +54,17 @@ extension AppServiceScheduler {
         let attempt = transaction.attempts + 1
         guard let pending = decide([.sendStarted(service: service, id: transaction.id, attempt: attempt)]) else { return }
         sends.begin(service)
-        let outgoing = OutgoingTransaction(service: service, id: transaction.id, attempt: attempt, body: transaction.body)
         let transport = transport
         Task {
+            let outgoing: OutgoingTransaction
             do {
                 try await pending.durable()
                 // Under `interval` or `never` durable() means written, not synced: a send that
                 // left before its record was on disk could see its id reused after a power loss.
                 if self.log.syncPolicy != .always { try await self.log.synchronize() }
+                // Built once durable: the items' own records are then written too, so a backlog's
+                // items can be read back from the log.
+                outgoing = try await self.outgoing(transaction, of: service, attempt: attempt)
             } catch {
                 self.sendAbandoned(service, because: error)
                 return
@@ -70,6 +73,16 @@ extension AppServiceScheduler {
             let outcome = await transport.send(outgoing)
             self.finishSend(outgoing, outcome)
         }
+    }
+
+    /// The transaction as sent: its body is built from its items once, then kept for retries.
+    private func outgoing(_ transaction: Transaction, of service: String, attempt: Int) throws -> OutgoingTransaction {
+        if let built = bodies[service], built.id == transaction.id {
+            return OutgoingTransaction(service: service, id: transaction.id, attempt: attempt, body: built.body)
+        }
+        let body = transaction.body(with: try itemReader.items(transaction.items, of: service))
+        bodies[service] = (transaction.id, body)
+        return OutgoingTransaction(service: service, id: transaction.id, attempt: attempt, body: body)
     }
 
     private func sendAbandoned(_ service: String, because error: any Error) {
@@ -93,6 +106,7 @@ extension AppServiceScheduler {
         let service = transaction.service
         guard decide([.sendSucceeded(service: service, id: transaction.id),
                       .transactionCompleted(service: service, id: transaction.id)]) != nil else { return }
+        bodies[service] = nil
         emit(.completed(service: service, transaction: transaction.id))
         // Recovering: straight on to the next pending transaction, not after another backoff.
         if state.services[service]!.status == .down { return recoverNext(service) }

@@ -24,6 +24,10 @@ public actor AppServiceScheduler {
     var state: SchedulerState
     var sends = SendsInFlight()
     var recoverer = Recoverer()
+    var itemReader: ItemReader
+    /// The body of each service's oldest pending transaction once built, so retries neither
+    /// read the log again nor could differ.
+    var bodies: [String: (id: UInt64, body: [UInt8])] = [:]
     private var observers: [UUID: AsyncStream<SchedulerEvent>.Continuation] = [:]
     /// Why the scheduler stopped taking work; set once, by ``stop(because:)`` or ``close()``.
     private(set) var failure: SchedulerError?
@@ -39,6 +43,7 @@ public actor AppServiceScheduler {
         self.clock = clock
         self.configuration = configuration
         self.state = state
+        self.itemReader = ItemReader(log: log, windowBytesMax: configuration.readAheadBytesMax)
     }
 
     /// Opens the log in `directory`, replays it, and resumes: a transaction that was being
@@ -95,7 +100,11 @@ public actor AppServiceScheduler {
             guard let descriptor = services[service] else { throw SchedulerError.unknownService(service) }
             try Self.validate(items, for: descriptor, parsingItems: !itemsAreJSONObjects)
         }
-        let pending = try record(ordered.map { .enqueued(service: $0.key, items: $0.value) })
+        let now = clock.now
+        let pending = try record(ordered.map { .enqueued(service: $0.key, items: $0.value, at: now) })
+        for (offset, (_, items)) in ordered.enumerated() {
+            itemReader.remember(items, at: LogPosition(rawValue: pending.positions.lowerBound.rawValue + UInt64(offset)))
+        }
         for (service, _) in ordered { pump(service) }
         try await waitDurable(pending)
         return pending.positions.upperBound
@@ -115,6 +124,12 @@ public actor AppServiceScheduler {
     /// The current state: a snapshot, including records not yet durable.
     public var snapshot: SchedulerState { state }
 
+    /// The items `runs` of `service`'s state point to (its queue, or a pending transaction's
+    /// items), read back from the log.
+    public func items(_ runs: ItemRuns, of service: String) throws -> EventBatch {
+        try itemReader.items(runs, of: service)
+    }
+
     /// Why the scheduler stopped taking work (its log failed, or it was closed); nil while it runs.
     public var failureDescription: String? { failure?.description }
 
@@ -130,18 +145,30 @@ public actor AppServiceScheduler {
         return stream
     }
 
-    /// Compacts the log's sealed segments now: completed transactions and their events leave
-    /// the log. Returns nil when nothing was sealed or it was not worth it, or another
-    /// compaction is running. Appends continue meanwhile.
+    /// Compacts the log now: appends a checkpoint of every service, then drops from the sealed
+    /// segments before it every record the checkpoint no longer needs (completed transactions,
+    /// and every decision it summarizes). Queued and pending items stay where they are; a
+    /// segment is rewritten only when little of it is still needed. Returns nil when no sealed
+    /// segment lay before the checkpoint, or another compaction is running. Appends continue meanwhile.
     @discardableResult
     public func compact() async throws -> CompactionReport? {
         try checkOpen()
         guard !compacting else { return nil }
         compacting = true
         defer { compacting = false }
+        // Sealed first, the checkpoint starts a segment: every record before it lies in a
+        // sealed segment that this compaction may drop or rewrite.
+        try await log.sealActiveSegment()
         segmentsAtLastCompaction = log.statistics.segmentsCreated
+        let checkpoint = SchedulerCheckpoint(of: state)
+        guard !checkpoint.records.isEmpty else { return nil }
         emit(.compactionStarted)
-        guard let report = try await SchedulerCompaction.compact(log) else { return nil }
+        let pending = try record(checkpoint.records)
+        try await waitDurable(pending)
+        // Records before the checkpoint may be dropped only once it is on disk, whatever the policy.
+        if log.syncPolicy != .always { try await log.synchronize() }
+        guard let report = try await log.compact(before: pending.positions.lowerBound,
+                                                 keeping: checkpoint.livePositions) else { return nil }
         emit(.compacted(report))
         return report
     }
@@ -199,7 +226,7 @@ public actor AppServiceScheduler {
         for (offset, record) in records.enumerated() {
             let position = LogPosition(rawValue: first + UInt64(offset))
             do {
-                try state.apply(record)
+                try state.apply(record, at: position)
             } catch {
                 preconditionFailure("the scheduler wrote a record its own state rejects at \(position): \(error)")
             }

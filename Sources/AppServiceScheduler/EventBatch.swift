@@ -23,22 +23,30 @@ public struct EventBatch: Sendable, Equatable {
     /// Items of all kinds.
     public var count: Int { events.count + ephemeral.count + toDevice.count }
 
-    mutating func append(contentsOf other: EventBatch) {
-        events.append(contentsOf: other.events)
-        ephemeral.append(contentsOf: other.ephemeral)
-        toDevice.append(contentsOf: other.toDevice)
+    /// How many items of `kind` the batch holds.
+    public func count(_ kind: ItemKind) -> Int {
+        switch kind {
+        case .events: events.count
+        case .ephemeral: ephemeral.count
+        case .toDevice: toDevice.count
+        }
     }
 
-    /// Removes and returns the first `events`, `ephemeral` and `toDevice` items.
-    mutating func removeFirst(events: Int, ephemeral: Int, toDevice: Int) -> EventBatch {
-        precondition(events <= self.events.count && ephemeral <= self.ephemeral.count && toDevice <= self.toDevice.count)
-        var taken = EventBatch()
-        taken.events = Deque(self.events.prefix(events))
-        taken.ephemeral = Deque(self.ephemeral.prefix(ephemeral))
-        taken.toDevice = Deque(self.toDevice.prefix(toDevice))
-        self.events.removeFirst(events)
-        self.ephemeral.removeFirst(ephemeral)
-        self.toDevice.removeFirst(toDevice)
-        return taken
+    /// The items of `kind`.
+    public subscript(kind: ItemKind) -> Deque<[UInt8]> {
+        get {
+            switch kind {
+            case .events: events
+            case .ephemeral: ephemeral
+            case .toDevice: toDevice
+            }
+        }
+        set {
+            switch kind {
+            case .events: events = newValue
+            case .ephemeral: ephemeral = newValue
+            case .toDevice: toDevice = newValue
+            }
+        }
     }
 }

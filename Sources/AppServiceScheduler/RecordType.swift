@@ -15,6 +15,7 @@ public enum RecordType: UInt8, CaseIterable, Sendable {
     case backoffScheduled = 9
     case forcedRetry = 10
     case checkpoint = 11
+    case queueContinued = 12
 
     /// The name `asched dump` prints and its `--type` option takes.
     public var name: String {
@@ -30,6 +31,7 @@ public enum RecordType: UInt8, CaseIterable, Sendable {
         case .backoffScheduled: "backoff-scheduled"
         case .forcedRetry: "forced-retry"
         case .checkpoint: "checkpoint"
+        case .queueContinued: "queue-continued"
         }
     }
 }

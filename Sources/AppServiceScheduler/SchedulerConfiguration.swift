@@ -9,6 +9,10 @@ public struct SchedulerConfiguration: Sendable {
     /// Compact the log automatically once this many segments were sealed since the last
     /// compaction; nil compacts only when ``AppServiceScheduler/compact()`` is called.
     public var compactAfterSealedSegments: Int? = 4
+    /// How many bytes of recently enqueued items are kept in memory, so a service that keeps up
+    /// is sent its items without reading them back from the log. A backlog beyond it is read
+    /// from the log, a transaction at a time.
+    public var readAheadBytesMax = 32 << 20
     /// The log's settings (segment size, sync policy, compression, file system).
     public var log = SegmentLog.Configuration()
     /// Called with each record's position and the state right after it is applied, live and

@@ -11,6 +11,9 @@ public struct SchedulerInstant: Hashable, Comparable, Sendable, CustomStringConv
         self.millisecondsSinceEpoch = millisecondsSinceEpoch
     }
 
+    /// 1970-01-01T00:00:00Z; the enqueue time of items stored before times were recorded.
+    public static let epoch = SchedulerInstant(millisecondsSinceEpoch: 0)
+
     public static func < (lhs: SchedulerInstant, rhs: SchedulerInstant) -> Bool {
         lhs.millisecondsSinceEpoch < rhs.millisecondsSinceEpoch
     }

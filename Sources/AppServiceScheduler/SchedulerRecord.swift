@@ -3,8 +3,9 @@ import SegmentLog
 /// A decision of the scheduler, as stored in the log. The scheduler's state is the fold of
 /// these records (``SchedulerState/apply(_:)``), live and on replay alike.
 public enum SchedulerRecord: Sendable, Equatable {
-    /// Items accepted for a service; durable before `enqueue` returns.
-    case enqueued(service: String, items: EventBatch)
+    /// Items accepted for a service at `at`; durable before `enqueue` returns. The record stays
+    /// in the log while any of its items is queued or pending: the state refers to it by position.
+    case enqueued(service: String, items: EventBatch, at: SchedulerInstant)
     /// A transaction made of the first `events`, `ephemeral` and `toDevice` queued items.
     case transactionCreated(service: String, id: UInt64, events: Int, ephemeral: Int, toDevice: Int, fields: BodyFields)
     /// Attempt number `attempt` to send a transaction started.
@@ -23,9 +24,13 @@ public enum SchedulerRecord: Sendable, Equatable {
     case backoffScheduled(service: String, counter: Int, delay: Duration, due: SchedulerInstant)
     /// An operator asked for a retry now.
     case forcedRetry(service: String)
-    /// One service's whole state except its queue (which `enqueued` records after it refill),
-    /// written by compaction in place of the records before it.
+    /// One service's whole state, its queue as runs of the records holding the items (the first
+    /// runs only, when `queueContinued` records follow it). Compaction appends one per service;
+    /// records before them are then only read for their items.
     case checkpoint(service: String, state: ServiceState)
+    /// More runs of the queue of the service whose `checkpoint` comes just before, so no
+    /// checkpoint record grows past the log's record limit however long the queue is.
+    case queueContinued(service: String, runs: ItemRuns)
 
     /// Which kind of record this is; its code is the frame type it is stored with.
     public var type: RecordType {
@@ -41,6 +46,7 @@ public enum SchedulerRecord: Sendable, Equatable {
         case .backoffScheduled: .backoffScheduled
         case .forcedRetry: .forcedRetry
         case .checkpoint: .checkpoint
+        case .queueContinued: .queueContinued
         }
     }
 
@@ -53,7 +59,7 @@ public enum SchedulerRecord: Sendable, Equatable {
         case .transactionCreated(_, let id, _, _, _, _), .sendStarted(_, let id, _), .sendSucceeded(_, let id),
              .sendFailed(_, let id, _), .transactionCompleted(_, let id):
             id
-        case .enqueued, .serviceDown, .serviceUp, .backoffScheduled, .forcedRetry, .checkpoint:
+        case .enqueued, .serviceDown, .serviceUp, .backoffScheduled, .forcedRetry, .checkpoint, .queueContinued:
             nil
         }
     }
@@ -61,10 +67,11 @@ public enum SchedulerRecord: Sendable, Equatable {
     /// The service the record concerns.
     public var service: String {
         switch self {
-        case .enqueued(let service, _), .transactionCreated(let service, _, _, _, _, _),
+        case .enqueued(let service, _, _), .transactionCreated(let service, _, _, _, _, _),
              .sendStarted(let service, _, _), .sendSucceeded(let service, _), .sendFailed(let service, _, _),
              .transactionCompleted(let service, _), .serviceDown(let service), .serviceUp(let service),
-             .backoffScheduled(let service, _, _, _), .forcedRetry(let service), .checkpoint(let service, _):
+             .backoffScheduled(let service, _, _, _), .forcedRetry(let service), .checkpoint(let service, _),
+             .queueContinued(let service, _):
             service
         }
     }

@@ -7,8 +7,9 @@ import SegmentLog
 ///
 /// ```swift
 /// var state = SchedulerState()
-/// try state.apply(.enqueued(service: "bridge", items: EventBatch(events: [Array("{}".utf8)])))
-/// state.services["bridge"]?.queued.events.count   // 1
+/// try state.apply(.enqueued(service: "bridge", items: EventBatch(events: [Array("{}".utf8)]), at: .epoch),
+///                 at: LogPosition(rawValue: 1))
+/// state.services["bridge"]?.queued.count(.events)   // 1
 /// ```
 public struct SchedulerState: Sendable, Equatable {
     /// The services, by id.
@@ -17,15 +18,16 @@ public struct SchedulerState: Sendable, Equatable {
     /// An empty state: what a new log folds to.
     public init() {}
 
-    /// Applies one record; throws when it does not fit the state (a damaged or foreign log).
-    public mutating func apply(_ record: SchedulerRecord) throws(StateTransitionError) {
+    /// Applies the record stored at `position`; throws when it does not fit the state (a damaged
+    /// or foreign log).
+    public mutating func apply(_ record: SchedulerRecord, at position: LogPosition) throws(StateTransitionError) {
         let id = record.service
         if case .checkpoint(_, let snapshot) = record {
-            services[id] = snapshot
+            services[id] = snapshot.referring(to: position)
             return
         }
         // Changed in place: a copy out and back would copy the whole queue on every record.
-        try services[id, default: ServiceState()].apply(record)
+        try services[id, default: ServiceState()].apply(record, at: position)
     }
 }
 
@@ -34,7 +36,7 @@ extension SchedulerState {
     /// ``SchedulerError/invalidRecord(position:reason:)`` naming its position, segment and offset.
     public mutating func apply(_ stored: LogRecord) throws(SchedulerError) {
         do {
-            try apply(try SchedulerRecord.decode(typeCode: stored.type, payload: stored.payload))
+            try apply(try SchedulerRecord.decode(typeCode: stored.type, payload: stored.payload), at: stored.position)
         } catch {
             throw .invalidRecord(position: stored.position,
                                  reason: "\(error) (\(stored.location.segmentFileName) at offset \(stored.location.offset))")
@@ -51,18 +53,18 @@ public struct StateTransitionError: Error, Sendable, Equatable, CustomStringConv
 }
 
 extension ServiceState {
-    mutating func apply(_ record: SchedulerRecord) throws(StateTransitionError) {
+    mutating func apply(_ record: SchedulerRecord, at position: LogPosition) throws(StateTransitionError) {
         switch record {
-        case .enqueued(_, let items):
-            queued.append(contentsOf: items)
+        case .enqueued(_, let items, let time):
+            queued.append(recordAt: position, counts: ItemKind.allCases.map(items.count), enqueuedAt: time)
         case .transactionCreated(_, let id, let events, let ephemeral, let toDevice, let fields):
             try require(id == nextTransactionID, "transaction \(id) created, expected id \(nextTransactionID)")
-            try require(events <= queued.events.count && ephemeral <= queued.ephemeral.count
-                        && toDevice <= queued.toDevice.count,
+            try require(events <= queued.count(.events) && ephemeral <= queued.count(.ephemeral)
+                        && toDevice <= queued.count(.toDevice),
                         "transaction \(id) takes \(events)/\(ephemeral)/\(toDevice) items, only "
-                        + "\(queued.events.count)/\(queued.ephemeral.count)/\(queued.toDevice.count) queued")
+                        + "\(queued.count(.events))/\(queued.count(.ephemeral))/\(queued.count(.toDevice)) queued")
             try require(events + ephemeral + toDevice > 0, "transaction \(id) is empty")
-            let items = queued.removeFirst(events: events, ephemeral: ephemeral, toDevice: toDevice)
+            let items = queued.removeFirst([.events: events, .ephemeral: ephemeral, .toDevice: toDevice])
             pending.append(Transaction(id: id, items: items, fields: fields, attempts: 0))
             nextTransactionID += 1
         case .sendStarted(_, let id, let attempt):
@@ -98,6 +100,14 @@ extension ServiceState {
         case .forcedRetry:
             try require(status == .down, "forced retry of an UP service")
             retryDue = nil
+        case .queueContinued(_, let runs):
+            for kind in ItemKind.allCases {
+                for run in runs[kind] {
+                    try require(queued[kind].last.map { $0.position <= run.position } ?? true,
+                                "queue continued with \(kind) at position \(run.position), before its last run")
+                    queued.append(run, kind)
+                }
+            }
         case .checkpoint:
             preconditionFailure("a checkpoint replaces the service's state")
         }

@@ -1,3 +1,5 @@
+import SegmentLog
+
 /// One service's part of ``SchedulerState``.
 public struct ServiceState: Sendable, Equatable {
     /// Whether the service is taking transactions.
@@ -10,8 +12,8 @@ public struct ServiceState: Sendable, Equatable {
 
     /// UP or DOWN.
     public internal(set) var status: Status = .up
-    /// Items not yet in a transaction.
-    public internal(set) var queued = EventBatch()
+    /// Items not yet in a transaction, as runs of the log records holding them.
+    public internal(set) var queued = ItemRuns()
     /// Transactions created and not completed, oldest first.
     public internal(set) var pending: [Transaction] = []
     /// The transaction whose latest send started and has no outcome in the log yet.
@@ -27,4 +29,12 @@ public struct ServiceState: Sendable, Equatable {
 
     /// A service with nothing queued, UP, whose first transaction will be 1.
     public init() {}
+
+    /// The state with the runs of a version 1 checkpoint's own items pointing at `position`.
+    func referring(to position: LogPosition) -> ServiceState {
+        var state = self
+        state.queued = queued.referring(to: position)
+        state.pending = pending.map { Transaction(id: $0.id, items: $0.items.referring(to: position), fields: $0.fields, attempts: $0.attempts) }
+        return state
+    }
 }

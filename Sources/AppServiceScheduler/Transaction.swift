@@ -3,15 +3,18 @@
 public struct Transaction: Sendable, Equatable {
     /// The id: from 1, strictly increasing per service.
     public let id: UInt64
-    /// The items, frozen at creation.
-    public let items: EventBatch
+    /// Where its items are in the log, frozen at creation.
+    public let items: ItemRuns
     /// Which optional body fields it carries, frozen at creation.
     public let fields: BodyFields
     /// Send attempts started so far.
     public internal(set) var attempts: Int
 
-    /// The JSON body, built only from what is frozen: retries are byte-identical.
-    public var body: [UInt8] {
+    /// The JSON body for `items` (this transaction's items, read back from the log), built only
+    /// from what is frozen, so retries are byte-identical.
+    public func body(with items: EventBatch) -> [UInt8] {
+        precondition(items.events.count == self.items.count(.events) && items.ephemeral.count == self.items.count(.ephemeral)
+                     && items.toDevice.count == self.items.count(.toDevice), "the body of transaction \(id) needs its own items")
         var body = Array(#"{"events":["#.utf8)
         Self.appendJoined(items.events, to: &body)
         if fields.contains(.ephemeral) {

@@ -10,9 +10,9 @@ enum TransactionGrouper {
         if descriptor.receivesEphemeral { fields.insert(.ephemeral) }
         if descriptor.receivesToDevice { fields.insert(.toDevice) }
         return .transactionCreated(service: descriptor.id, id: service.nextTransactionID,
-                                   events: min(queued.events.count, limits.eventsMax),
-                                   ephemeral: min(queued.ephemeral.count, limits.ephemeralMax),
-                                   toDevice: min(queued.toDevice.count, limits.toDeviceMax),
+                                   events: min(queued.count(.events), limits.eventsMax),
+                                   ephemeral: min(queued.count(.ephemeral), limits.ephemeralMax),
+                                   toDevice: min(queued.count(.toDevice), limits.toDeviceMax),
                                    fields: fields)
     }
 }

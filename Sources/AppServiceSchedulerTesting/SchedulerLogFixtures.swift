@@ -16,13 +16,13 @@ public enum SchedulerLogFixtures {
     public static let records: [SchedulerRecord] = {
         var records: [SchedulerRecord] = []
         for id in UInt64(1)...3 {
-            records.append(.enqueued(service: "irc", items: EventBatch(events: [event(Int(id))])))
+            records.append(.enqueued(service: "irc", items: EventBatch(events: [event(Int(id))]), at: enqueuedAt))
             records.append(.transactionCreated(service: "irc", id: id, events: 1, ephemeral: 0, toDevice: 0, fields: [.ephemeral]))
             records.append(.sendStarted(service: "irc", id: id, attempt: 1))
             records.append(.sendSucceeded(service: "irc", id: id))
             records.append(.transactionCompleted(service: "irc", id: id))
         }
-        records.append(.enqueued(service: "slack", items: EventBatch(events: [event(10), event(11)])))
+        records.append(.enqueued(service: "slack", items: EventBatch(events: [event(10), event(11)]), at: enqueuedAt))
         records.append(.transactionCreated(service: "slack", id: 1, events: 2, ephemeral: 0, toDevice: 0, fields: []))
         records.append(.sendStarted(service: "slack", id: 1, attempt: 1))
         records.append(.sendFailed(service: "slack", id: 1, reason: "HTTP 502 from slack"))
@@ -30,10 +30,13 @@ public enum SchedulerLogFixtures {
         records.append(.backoffScheduled(service: "slack", counter: 1, delay: .seconds(2),
                                          due: SchedulerInstant(millisecondsSinceEpoch: 1_700_000_002_000)))
         for number in 12...15 {
-            records.append(.enqueued(service: "slack", items: EventBatch(events: [event(number)])))
+            records.append(.enqueued(service: "slack", items: EventBatch(events: [event(number)]), at: enqueuedAt))
         }
         return records
     }()
+
+    /// When the fixtures' items were enqueued.
+    public static let enqueuedAt = SchedulerInstant(millisecondsSinceEpoch: 1_700_000_000_000)
 
     /// A message event numbered `number` in its `content.n`.
     public static func event(_ number: Int) -> [UInt8] {

@@ -52,8 +52,13 @@ final class SimulatedWorld: @unchecked Sendable {
             var present = Set(delivered.filter { $0.transaction.service == service }
                 .flatMap { DeliveryCheck.numbers(in: $0.transaction.body, field: ephemeral ? "ephemeral" : "events") })
             if let serviceState = state.services[service] {
-                let batches = [serviceState.queued] + serviceState.pending.map(\.items)
-                for batch in batches {
+                for runs in [serviceState.queued] + serviceState.pending.map(\.items) {
+                    let batch: EventBatch
+                    do {
+                        batch = try await scheduler.items(runs, of: service)
+                    } catch {
+                        throw CrashSimulation.Failure(seed: seed, step: step, message: "\(key) items unreadable after a crash: \(error)")
+                    }
                     present.formUnion((ephemeral ? batch.ephemeral : batch.events).compactMap(DeliveryCheck.number(of:)))
                 }
             }
@@ -83,7 +88,7 @@ final class SimulatedWorld: @unchecked Sendable {
             let seen = await progress.count
             clock.advance(by: .seconds(10))
             guard await progress.waitForMore(than: seen) else {
-                throw CrashSimulation.Failure(seed: seed, step: step, message: "draining stalled: \(ServiceStatus.all(in: state))")
+                throw CrashSimulation.Failure(seed: seed, step: step, message: "draining stalled: \(state.services.sorted { $0.key < $1.key })")
             }
         }
         throw CrashSimulation.Failure(seed: seed, step: step, message: "draining did not finish")

@@ -69,7 +69,7 @@ struct ReplayMemory {
             let id = UInt64(transaction + 1)
             let events = (0..<100).map { Array("{\"type\":\"m.room.message\",\"content\":{\"n\":\(transaction * 100 + $0)}}".utf8) }
             let records: [SchedulerRecord] = [
-                .enqueued(service: "bridge", items: EventBatch(events: events)),
+                .enqueued(service: "bridge", items: EventBatch(events: events), at: .epoch),
                 .transactionCreated(service: "bridge", id: id, events: 100, ephemeral: 0, toDevice: 0, fields: []),
                 .sendStarted(service: "bridge", id: id, attempt: 1),
                 .sendSucceeded(service: "bridge", id: id),

@@ -27,8 +27,9 @@ struct DecodedRecord {
             return "undecodable: \(error)"
         case .success(let record):
             switch record {
-            case .enqueued(_, let items):
+            case .enqueued(_, let items, let time):
                 return "\(items.events.count) events, \(items.ephemeral.count) ephemeral, \(items.toDevice.count) to-device"
+                    + (time == .epoch ? "" : " at \(Timestamp.iso8601(time))")
             case .transactionCreated(_, let id, let events, let ephemeral, let toDevice, _):
                 return "txn \(id) takes \(events) events, \(ephemeral) ephemeral, \(toDevice) to-device"
             case .sendStarted(_, let id, let attempt):
@@ -42,7 +43,9 @@ struct DecodedRecord {
             case .backoffScheduled(_, let counter, let delay, let due):
                 return "retry \(counter) after \(delay) at \(Timestamp.iso8601(due))"
             case .checkpoint(_, let state):
-                return "\(state.status.rawValue), \(state.pending.count) pending, next txn \(state.nextTransactionID)"
+                return "\(state.status.rawValue), \(state.pending.count) pending, \(state.queued.count) queued, next txn \(state.nextTransactionID)"
+            case .queueContinued(_, let runs):
+                return "\(runs.count) more queued"
             }
         }
     }

@@ -71,7 +71,7 @@ struct DumpCommand: ParsableCommand {
         var fields = ["\(record.position)", "\(record.location.segmentFileName):\(record.location.offset)",
                       decoded.typeName, decoded.service ?? "-", decoded.transactionID.map { "txn=\($0)" } ?? "-",
                       "\(record.location.storedBytes)/\(record.payload.count)B", decoded.summary]
-        if payload, case .success(.enqueued(_, let items)) = decoded.decoded {
+        if payload, case .success(.enqueued(_, let items, _)) = decoded.decoded {
             fields.append(ItemJSON.text(items))
         }
         return fields.joined(separator: "  ")
@@ -91,7 +91,7 @@ struct DumpCommand: ParsableCommand {
         ]
         if let service = decoded.service { object["service"] = service }
         if let id = decoded.transactionID { object["txn"] = id }
-        if payload, case .success(.enqueued(_, let items)) = decoded.decoded {
+        if payload, case .success(.enqueued(_, let items, _)) = decoded.decoded {
             object["items"] = ItemJSON.object(items)
         }
         return JSONText.line(object)

@@ -1,3 +1,4 @@
+import AppServiceHTTP
 import AppServiceScheduler
 import ArgumentParser
 import Foundation
@@ -41,12 +42,14 @@ struct InspectCommand: ParsableCommand {
         if statuses.isEmpty { print("no services yet") }
         for status in statuses { print(StateText.describe(status)) }
         print("")
-        let live = SchedulerCompaction.records(for: survey.fold.state)
-            .reduce(SegmentHeader.byteCount) { $0 + FrameHeader.byteCount + $1.encoded().count }
-        let dead = max(0, survey.fileBytes - live)
-        let fraction = survey.fileBytes == 0 ? 0 : Double(dead) / Double(survey.fileBytes) * 100
-        print("compaction: the pending state fits in \(live) bytes of checkpoint; \(dead) of \(survey.fileBytes) bytes "
-              + "(\(String(format: "%.1f", fraction))%) are history it would reclaim")
+        for (id, service) in survey.fold.state.services.sorted(by: { $0.key < $1.key }) where !service.queued.isEmpty {
+            let oldest = service.queued.oldestEnqueuedAt.flatMap { $0 == .epoch ? nil : $0 }
+            print("backlog of \(id): \(service.queued.count) items in \(service.queued.positions.count) records"
+                  + (oldest.map { ", oldest enqueued \(Timestamp.iso8601($0)) (\(Timestamp.age(since: $0)) ago)" } ?? ""))
+        }
+        let checkpoint = SchedulerCheckpoint(of: survey.fold.state)
+        print("compaction: \(checkpoint.livePositions.count) of \(survey.records) records still hold queued or pending items; "
+              + "it keeps those and \(checkpoint.records.count) checkpoint records, and drops the rest of the history")
         if !survey.problems.isEmpty {
             print("")
             for problem in survey.problems { print(problem) }

@@ -5,13 +5,13 @@ import SegmentLog
 /// and `inspect` report.
 struct LogSurvey {
     let report: LogVerifier.Report
-    private(set) var fold = StateFold()
+    private(set) var fold: StateFold
     private(set) var countsByType: [String: Int] = [:]
     /// Problems found by the replay (the scheduler-level invariants).
     private(set) var replayProblems: [LogProblem] = []
 
     init(directory: String) throws {
-        var fold = StateFold()
+        var fold = StateFold(floor: try LogReader(directory: directory).replayFloor)
         var counts: [String: Int] = [:]
         var replayProblems: [LogProblem] = []
         var progress = Progress("verified")

@@ -1,14 +1,22 @@
 import AppServiceScheduler
+import ArgumentParser
 import SegmentLog
 
 /// Folds a log's records into the scheduler state, as `open` would, up to a position.
 struct StateFold {
+    /// Records below this position were compacted away as history; only their items are read.
+    let floor: LogPosition
     private(set) var state = SchedulerState()
     private(set) var lastPosition = LogPosition.start
     private(set) var records = 0
 
-    /// Applies one record; throws `SchedulerError.invalidRecord` naming its position.
+    init(floor: LogPosition) {
+        self.floor = floor
+    }
+
+    /// Applies one record (none below the floor); throws `SchedulerError.invalidRecord` naming its position.
     mutating func apply(_ record: LogRecord) throws {
+        guard record.position >= floor else { return }
         try state.apply(record)
         lastPosition = record.position
         records += 1
@@ -16,8 +24,11 @@ struct StateFold {
 
     /// The state after replaying `reader` through `upperBound` (all of it when nil).
     static func replay(_ reader: LogReader, through upperBound: LogPosition?) throws -> StateFold {
-        var fold = StateFold()
-        var cursor = try reader.records(from: .start, through: upperBound)
+        var fold = StateFold(floor: reader.replayFloor)
+        if let upperBound, upperBound < fold.floor {
+            throw ValidationError("the state at position \(upperBound) is gone: compaction summarized everything before position \(fold.floor)")
+        }
+        var cursor = try reader.records(from: fold.floor, through: upperBound)
         var progress = Progress("replayed")
         var bytes = 0
         while let record = try cursor.next() {

@@ -31,7 +31,7 @@ import Testing
         }
         #expect(harness.transport.attempts.count == 1)
         let state = await scheduler.snapshot.services["bridge"]!
-        #expect(state.queued.events.count == 5 && state.pending.count == 1)
+        #expect(state.queued.count(.events) == 5 && state.pending.count == 1)
         #expect(try harness.records().filter { if case .enqueued = $0.1 { true } else { false } }.count == 6)
         try await scheduler.close()
     }

@@ -56,7 +56,7 @@ import Testing
         #expect(records.count == liveStates.count, "seed \(seed)")
         var replayed = SchedulerState()
         for ((position, record), (livePosition, liveState)) in zip(records, liveStates) {
-            try replayed.apply(record)
+            try replayed.apply(record, at: position)
             #expect(position == livePosition && replayed == liveState, "seed \(seed): state differs after record \(position)")
         }
         let reopened = StateRecorder()
@@ -86,7 +86,7 @@ import Testing
     /// checks that every transaction pending at the boundary goes out with its id and body.
     static func restart(from records: [(LogPosition, SchedulerRecord)], harness: SchedulerHarness, seed: UInt64) async throws {
         var boundaryState = SchedulerState()
-        for (_, record) in records { try boundaryState.apply(record) }
+        for (position, record) in records { try boundaryState.apply(record, at: position) }
         let copy = SchedulerHarness(services: services, limits: TransactionLimits(eventsMax: 3, ephemeralMax: 2, toDeviceMax: 2))
         let log = try SegmentLog.open(directory: copy.directory, configuration: copy.configuration.log)
         _ = try await log.append(contentsOf: records.map { $0.1.logEntry })
@@ -104,12 +104,27 @@ import Testing
             for transaction in service.pending {
                 try await watcher.occurred(.completed(service: id, transaction: transaction.id))
                 let bodies = Set(transport.attempts.filter { $0.service == id && $0.id == transaction.id }.map(\.body))
-                #expect(bodies == [transaction.body], "seed \(seed), boundary \(records.count): \(id) transaction \(transaction.id)")
+                let items = Self.items(transaction.items, in: records)
+                #expect(bodies == [transaction.body(with: items)], "seed \(seed), boundary \(records.count): \(id) transaction \(transaction.id)")
             }
             if !service.queued.isEmpty {
                 try await watcher.occurred(.completed(service: id, transaction: service.nextTransactionID))
             }
         }
         try await scheduler.close()
+    }
+
+    /// The items `runs` point to, taken from the enqueued records themselves.
+    static func items(_ runs: ItemRuns, in records: [(LogPosition, SchedulerRecord)]) -> EventBatch {
+        let enqueued = Dictionary(uniqueKeysWithValues: records.compactMap { position, record -> (LogPosition, EventBatch)? in
+            if case .enqueued(_, let items, _) = record { (position, items) } else { nil }
+        })
+        var items = EventBatch()
+        for kind in ItemKind.allCases {
+            for run in runs[kind] {
+                items[kind].append(contentsOf: Array(enqueued[run.position]![kind]).dropFirst(Int(run.first)).prefix(Int(run.count)))
+            }
+        }
+        return items
     }
 }

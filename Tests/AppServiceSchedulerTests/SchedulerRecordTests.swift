@@ -1,5 +1,6 @@
 import AppServiceScheduler
 import Foundation
+import SegmentLog
 import Testing
 
 @Suite struct SchedulerRecordTests {
@@ -52,7 +53,8 @@ import Testing
         var state = SchedulerState()
         let records: [SchedulerRecord] = [
             .enqueued(service: "bridge", items: EventBatch(events: [event(1), event(2), event(3)],
-                                                           ephemeral: [event(4), event(5)], toDevice: [event(6), event(7)])),
+                                                           ephemeral: [event(4), event(5)], toDevice: [event(6), event(7)]),
+                      at: SchedulerInstant(millisecondsSinceEpoch: 1_700_000_000_000)),
             .transactionCreated(service: "bridge", id: 1, events: 1, ephemeral: 1, toDevice: 1, fields: [.ephemeral, .toDevice]),
             .sendStarted(service: "bridge", id: 1, attempt: 1),
             .sendSucceeded(service: "bridge", id: 1),
@@ -65,14 +67,16 @@ import Testing
                               due: SchedulerInstant(millisecondsSinceEpoch: 1_700_000_002_000)),
             .sendStarted(service: "bridge", id: 2, attempt: 2),
         ]
-        for record in records { try state.apply(record) }
+        for (offset, record) in records.enumerated() {
+            try state.apply(record, at: LogPosition(rawValue: UInt64(offset) + 1))
+        }
         return try #require(state.services["bridge"])
     }
 
     static func oneOfEachType() -> [SchedulerRecord] {
         let due = SchedulerInstant(millisecondsSinceEpoch: 1_700_000_000_000)
         return [
-            .enqueued(service: "s", items: EventBatch(events: [event(1)], ephemeral: [event(2)], toDevice: [event(3)])),
+            .enqueued(service: "s", items: EventBatch(events: [event(1)], ephemeral: [event(2)], toDevice: [event(3)]), at: due),
             .transactionCreated(service: "s", id: 7, events: 1, ephemeral: 2, toDevice: 3, fields: [.toDevice]),
             .sendStarted(service: "s", id: 7, attempt: 2),
             .sendSucceeded(service: "s", id: 7),
@@ -82,7 +86,8 @@ import Testing
             .serviceUp(service: "s"),
             .backoffScheduled(service: "s", counter: 3, delay: .seconds(8), due: due),
             .forcedRetry(service: "s"),
-            .checkpoint(service: "s", state: ServiceState()),
+            .checkpoint(service: "s", state: try! serviceStateWithEveryFieldSet()),
+            .queueContinued(service: "s", runs: try! serviceStateWithEveryFieldSet().queued),
         ]
     }
 }

@@ -54,6 +54,8 @@ struct TestLog {
         var configuration = SchedulerConfiguration()
         configuration.log.segmentSizeBytes = segmentSizeBytes
         configuration.log.preallocation = .none
+        // The damage tests need every segment as written: a compaction would replace some.
+        configuration.compactAfterSealedSegments = nil
         configuration.onRecordApplied = recorder.record
         let transport = ScriptedTransport()
         transport.script([.failed(reason: "HTTP 502 from slack")], for: "slack")

@@ -1,6 +1,8 @@
+import AppServiceHTTP
 import AppServiceScheduler
 import AppServiceSchedulerTesting
 import Foundation
+import SegmentLog
 import Testing
 
 /// The offline commands against the committed scheduler logs in Fixtures/schedulerlog.
@@ -34,7 +36,9 @@ import Testing
 
     @Test func stateAndDumpOfTheCleanFixtureMatchItsRecords() throws {
         var state = SchedulerState()
-        for record in SchedulerLogFixtures.records { try state.apply(record) }
+        for (offset, record) in SchedulerLogFixtures.records.enumerated() {
+            try state.apply(record, at: LogPosition(rawValue: UInt64(offset) + 1))
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let expected = try JSONSerialization.jsonObject(with: encoder.encode(ServiceStatus.all(in: state))) as? NSArray
