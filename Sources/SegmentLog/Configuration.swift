@@ -21,6 +21,9 @@ extension SegmentLog {
         public var preallocation: Preallocation = .zeroFill
         /// The file operations used; a simulated disk in tests.
         public var fileSystem: any FileSystem = PosixFileSystem()
+        /// Where background work runs and the `interval` policy reads time; a deterministic
+        /// simulated executor in seeded tests.
+        public var executor: any LogExecutor = ThreadedLogExecutor()
         /// Called with the duration of every `fdatasync` of appended records (for metrics), on
         /// the writer's thread: keep it quick.
         public var onSync: (@Sendable (Duration) -> Void)?

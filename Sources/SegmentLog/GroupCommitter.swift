@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// Group commit: appenders add frames to a shared batch under a lock; one serial queue writes
@@ -17,7 +16,8 @@ final class GroupCommitter: @unchecked Sendable {
         var closed = false
         var writtenPosition: LogPosition
         var durablePosition: LogPosition
-        var lastSync = ContinuousClock.now
+        /// When the last sync ran, on the executor's clock.
+        var lastSync: Duration
         var statistics = LogStatistics()
         /// The segment appends go to; every segment before it is sealed.
         var activeSegmentId: UInt64
@@ -25,20 +25,23 @@ final class GroupCommitter: @unchecked Sendable {
         var bytesCompactedAway = 0
     }
 
-    private let queue = DispatchQueue(label: "SegmentLog.commit")
+    private let queue: any LogWorkQueue
+    private let executor: any LogExecutor
     private let state: Mutex<State>
     private let writer: SegmentWriter
     private let policy: SyncPolicy
     private let onSync: (@Sendable (Duration) -> Void)?
 
     init(writer: SegmentWriter, policy: SyncPolicy, onSync: (@Sendable (Duration) -> Void)?,
-         lastPosition: LogPosition, nextPosition: LogPosition) {
+         executor: any LogExecutor, lastPosition: LogPosition, nextPosition: LogPosition) {
         precondition(nextPosition > lastPosition)
         self.writer = writer
         self.policy = policy
         self.onSync = onSync
+        self.executor = executor
+        self.queue = executor.makeSerialQueue(label: "SegmentLog.commit")
         self.state = Mutex(State(nextPosition: nextPosition, writtenPosition: lastPosition,
-                                 durablePosition: lastPosition, activeSegmentId: writer.segmentId))
+                                 durablePosition: lastPosition, lastSync: executor.now(), activeSegmentId: writer.segmentId))
         state.withLock { $0.statistics.logBytes = writer.logBytes }
     }
 
@@ -50,7 +53,7 @@ final class GroupCommitter: @unchecked Sendable {
     /// Adds `payloads` to the next batch as consecutive records, in call order.
     func submit(_ payloads: [PreparedPayload]) throws(SegmentLogError) -> PendingAppend {
         precondition(!payloads.isEmpty)
-        return try state.withLock { state throws(SegmentLogError) -> PendingAppend in
+        let (pending, startDrain) = try state.withLock { state throws(SegmentLogError) -> (PendingAppend, Bool) in
             if let failure = state.failure { throw failure }
             if state.closed { throw .closed }
             let first = state.nextPosition
@@ -63,13 +66,13 @@ final class GroupCommitter: @unchecked Sendable {
             assert(state.batch.lastPosition!.next == state.nextPosition)
             let pending = PendingAppend(positions: first...state.batch.lastPosition!)
             state.waiters.append(pending)
-            if !state.drainScheduled {
-                state.drainScheduled = true
-                // Dispatched under the lock, so a drain is queued before any later close job.
-                queue.async { self.drain() }
-            }
-            return pending
+            defer { state.drainScheduled = true }
+            return (pending, !state.drainScheduled)
         }
+        // Dispatched after the lock is released, since a simulated executor runs the job at
+        // once; a close() queued before it drains the batch first, so no taken append is lost.
+        if startDrain { queue.async { self.drain() } }
+        return pending
     }
 
     /// Runs on `queue` until no batch is left.
@@ -121,9 +124,10 @@ final class GroupCommitter: @unchecked Sendable {
         let started = ContinuousClock.now
         try writer.sync()
         onSync?(ContinuousClock.now - started)
+        let now = executor.now()
         state.withLock { state in
             state.durablePosition = written
-            state.lastSync = .now
+            state.lastSync = now
         }
         publishWriterCounters()
     }
@@ -154,17 +158,17 @@ final class GroupCommitter: @unchecked Sendable {
     private func syncWithin(_ interval: Duration) throws {
         // One reading of the clock decides both "sync now" and "schedule one", so a sync can
         // never be marked scheduled without being scheduled.
+        let now = executor.now()
         let (syncNeeded, delay) = state.withLock { state -> (Bool, Duration?) in
-            let now = ContinuousClock.now
             let due = state.lastSync + interval
             if due <= now { return (true, nil) }
             if state.syncScheduled { return (false, nil) }
             state.syncScheduled = true
-            return (false, now.duration(to: due))
+            return (false, due - now)
         }
         if let delay {
-            let nanoseconds = Int(delay.components.seconds) * 1_000_000_000 + Int(delay.components.attoseconds / 1_000_000_000) + 1
-            queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+            assert(delay > .zero)
+            queue.async(after: delay) {
                 let skip = self.state.withLock { state in
                     state.syncScheduled = false
                     return state.failure != nil || state.closed
@@ -230,6 +234,8 @@ final class GroupCommitter: @unchecked Sendable {
         guard !alreadyClosed else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             queue.async {
+                // Appends taken before the close may have their drain queued after this job.
+                self.drain()
                 continuation.resume(with: Result {
                     if let failure = self.state.withLock({ $0.failure }) {
                         self.writer.abandon()

@@ -76,17 +76,11 @@ extension SegmentLog {
         // Entered here, not on the thread, so a close() right after this call already waits.
         compactionGate.enter()
         return try await withCheckedThrowingContinuation { continuation in
-            // A thread of its own, not a pool thread: the lowered priority must end with it.
-            let thread = Thread {
-                // Background work: a higher nice value keeps it from taking CPU from appenders,
-                // whose latency is what users feel. On Linux, who = 0 means this thread only.
-                setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+            configuration.executor.detach(name: "SegmentLog.compaction") {
                 let result = Result { try self.compactNow(before: floor, keeping: live) }
                 self.compactionGate.leave()
                 continuation.resume(with: result)
             }
-            thread.name = "SegmentLog.compaction"
-            thread.start()
         }
     }
 
@@ -187,7 +181,7 @@ extension SegmentLog {
         var written = 0
         let file = try DurableFileCreation.create(named: last.segment.name, in: directory, fileSystem: fileSystem) { file in
             try file.write(header.encoded(), at: 0)
-            var output = PacedWriter(file: file, offset: SegmentHeader.byteCount)
+            var output = PacedWriter(file: file, offset: SegmentHeader.byteCount, executor: configuration.executor)
             for candidate in run where !candidate.liveRanges.isEmpty {
                 let source = try fileSystem.openFile(at: candidate.segment.path, mode: .readOnly)
                 defer { try? source.close() }
@@ -218,13 +212,15 @@ extension SegmentLog {
     /// the last chunk.)
     private struct PacedWriter {
         let file: any OpenFile
+        let executor: any LogExecutor
         private(set) var offset: Int
         private var pending: [UInt8] = []
 
-        init(file: any OpenFile, offset: Int) {
+        init(file: any OpenFile, offset: Int, executor: any LogExecutor) {
             precondition(offset >= SegmentHeader.byteCount)
             self.file = file
             self.offset = offset
+            self.executor = executor
         }
 
         mutating func append(_ bytes: [UInt8]) throws {
@@ -232,11 +228,11 @@ extension SegmentLog {
             guard pending.count >= SegmentLog.compactionSyncChunkBytes else { return }
             try flush()
             // Not for durability (the creation's sync gives that) but to bound each flush.
-            let started = ContinuousClock.now
+            let started = executor.now()
             try file.synchronizeData()
             // Leave the disk to appenders for as long as the chunk held it: compaction takes at
             // most half the disk's time, so their syncs rarely wait behind one of its flushes.
-            Thread.sleep(forTimeInterval: seconds(ContinuousClock.now - started))
+            executor.pause(for: executor.now() - started)
         }
 
         mutating func flush() throws {
@@ -245,10 +241,6 @@ extension SegmentLog {
             offset += pending.count
             pending.removeAll(keepingCapacity: true)
             assert(pending.isEmpty)
-        }
-
-        private func seconds(_ duration: Duration) -> Double {
-            Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         }
     }
 

@@ -75,8 +75,9 @@ public final class SegmentLog: Sendable {
                                            segmentSizeBytes: configuration.segmentSizeBytes,
                                            preallocation: configuration.preallocation, segment: resumed.segment,
                                            writeOffset: resumed.writeOffset, chain: resumed.chain,
-                                           sealedBytes: resumed.sealedBytes)
+                                           sealedBytes: resumed.sealedBytes, executor: configuration.executor)
             let committer = GroupCommitter(writer: writer, policy: configuration.syncPolicy, onSync: configuration.onSync,
+                                           executor: configuration.executor,
                                            lastPosition: resumed.lastPosition, nextPosition: resumed.nextPosition)
             return SegmentLog(directory: directory, configuration: configuration, tornTail: resumed.tornTail,
                               committer: committer, lock: lock, floor: floor)

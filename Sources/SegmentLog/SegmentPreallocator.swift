@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// Prepares the next segment file in the background: zero-filled to the segment size and
@@ -9,11 +8,12 @@ final class SegmentPreallocator: Sendable {
     private let fileSystem: any FileSystem
     private let path: String
     private let sizeBytes: Int
-    private let queue = DispatchQueue(label: "SegmentLog.preallocate")
+    private let queue: any LogWorkQueue
     private let stage = Mutex(Stage.idle)
 
-    init(fileSystem: any FileSystem, directory: String, sizeBytes: Int) {
+    init(fileSystem: any FileSystem, directory: String, sizeBytes: Int, executor: any LogExecutor) {
         precondition(sizeBytes > 0)
+        self.queue = executor.makeSerialQueue(label: "SegmentLog.preallocate")
         self.fileSystem = fileSystem
         self.path = directory + "/" + SegmentFileName.preallocatedName
         self.sizeBytes = sizeBytes
@@ -44,7 +44,7 @@ final class SegmentPreallocator: Sendable {
 
     /// Waits for a preparation in progress, then removes an unused prepared file.
     func shutDown() {
-        queue.sync {}
+        queue.waitUntilIdle()
         if take() != nil { try? fileSystem.removeFile(at: path) }
     }
 

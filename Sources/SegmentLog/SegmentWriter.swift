@@ -20,7 +20,8 @@ final class SegmentWriter {
 
     /// Continues the segment `segment` at `writeOffset`.
     init(fileSystem: any FileSystem, directory: String, segmentSizeBytes: Int,
-         preallocation: Preallocation, segment: SegmentFile, writeOffset: Int, chain: UInt32, sealedBytes: Int) throws {
+         preallocation: Preallocation, segment: SegmentFile, writeOffset: Int, chain: UInt32, sealedBytes: Int,
+         executor: any LogExecutor) throws {
         precondition(writeOffset >= SegmentHeader.byteCount)
         precondition(sealedBytes >= 0)
         self.sealedBytes = sealedBytes
@@ -29,7 +30,7 @@ final class SegmentWriter {
         self.segmentSizeBytes = segmentSizeBytes
         self.preallocation = preallocation
         self.preallocator = preallocation == .zeroFill
-            ? SegmentPreallocator(fileSystem: fileSystem, directory: directory, sizeBytes: segmentSizeBytes)
+            ? SegmentPreallocator(fileSystem: fileSystem, directory: directory, sizeBytes: segmentSizeBytes, executor: executor)
             : nil
         self.file = try fileSystem.openFile(at: segment.path, mode: .readWrite)
         self.segmentId = segment.segmentId
