@@ -13,8 +13,9 @@ import Testing
         var configuration = SegmentLog.Configuration()
         configuration.fileSystem = disk
         configuration.segmentSizeBytes = [300, 1024, 4096][Int(seed % 3)]
-        // Background preparation (`zeroFill`) would make the run depend on thread timing.
-        configuration.preallocation = seed % 4 < 2 ? .allocate : .none
+        // The simulated executor runs background preparation (`zeroFill`) in a seeded order too.
+        configuration.executor = SimulatedLogExecutor()
+        configuration.preallocation = [Preallocation.allocate, .none, .zeroFill][Int(seed / 2 % 3)]
         configuration.syncPolicy = seed % 2 == 0 ? .always : .never
         var appended: [LogPosition: [UInt8]] = [:]
         for round in 0..<4 {
