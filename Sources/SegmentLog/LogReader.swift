@@ -31,7 +31,16 @@ public struct LogReader: Sendable {
         guard position.rawValue >= 1 else {
             throw SegmentLogError.noRecord(position: position, reason: "positions start at 1")
         }
-        return try positionIndex.record(at: position)
+        return try positionIndex.records(at: [position])[0]
+    }
+
+    /// The records at `positions` (ascending, distinct), as ``SegmentLog/records(at:)`` reads them.
+    public func records(at positions: [LogPosition]) throws -> [LogRecord] {
+        guard let first = positions.first else { return [] }
+        guard first.rawValue >= 1 else {
+            throw SegmentLogError.noRecord(position: first, reason: "positions start at 1")
+        }
+        return try positionIndex.records(at: positions)
     }
 
     /// The names of the segment files, in log order.

@@ -35,8 +35,8 @@ final class PositionIndex: Sendable {
     }
 
     private enum Lookup {
-        case found(LogRecord)
-        case absent(String)
+        case found([LogRecord])
+        case absent(LogPosition, String)
         case failed(any Error)
     }
 
@@ -49,28 +49,47 @@ final class PositionIndex: Sendable {
         self.fileSystem = fileSystem
     }
 
-    /// The record at `position`; throws ``SegmentLogError/noRecord(position:reason:)`` when the
-    /// log holds none there (never written, or dropped by compaction).
-    func record(at position: LogPosition) throws -> LogRecord {
-        precondition(position.rawValue >= 1, "position 0 is not a record's")
-        var outcome = Lookup.absent("the log is empty")
-        for attempt in 0..<2 {
-            let (segments, generation) = try attempt == 0 ? cachedSegments() : reload()
-            guard let index = Self.segmentIndex(containing: position, in: segments) else {
-                outcome = .absent("it is before the log's first segment")
+    /// The records at `positions` (ascending, distinct), in that order: one file opened per
+    /// segment, and the frames between two of them read once. Throws
+    /// ``SegmentLogError/noRecord(position:reason:)`` for the first position the log holds no
+    /// record at (never written, or dropped by compaction).
+    func records(at positions: [LogPosition]) throws -> [LogRecord] {
+        precondition(positions.first.map { $0.rawValue >= 1 } ?? true, "position 0 is not a record's")
+        precondition(zip(positions, positions.dropFirst()).allSatisfy { $0 < $1 }, "positions must ascend")
+        var records: [LogRecord] = []
+        records.reserveCapacity(positions.count)
+        var remaining = positions[...]
+        var retried = false
+        while let first = remaining.first {
+            let (segments, generation) = try retried ? reload() : cachedSegments()
+            let outcome: Lookup
+            if let index = Self.segmentIndex(containing: first, in: segments) {
+                let end = index + 1 < segments.count ? segments[index + 1].header.firstPosition : nil
+                let inSegment = remaining.prefix { end == nil || $0 < end! }
+                outcome = find(inSegment, in: segments[index], generation: generation)
+            } else {
+                outcome = .absent(first, "it is before the log's first segment")
+            }
+            if case .found(let found) = outcome {
+                assert(zip(found, remaining).allSatisfy { $0.position == $1 })
+                records += found
+                remaining = remaining.dropFirst(found.count)
+                retried = false
                 continue
             }
-            outcome = find(position, in: segments[index], generation: generation)
-            if case .found(let record) = outcome {
-                assert(record.position == position)
-                return record
+            // A miss may come from a listing or offsets gone stale: re-list once, then report it.
+            guard retried else {
+                retried = true
+                continue
+            }
+            switch outcome {
+            case .found: preconditionFailure("handled above")
+            case .absent(let position, let reason): throw SegmentLogError.noRecord(position: position, reason: reason)
+            case .failed(let error): throw error
             }
         }
-        switch outcome {
-        case .found: preconditionFailure("returned above")
-        case .absent(let reason): throw SegmentLogError.noRecord(position: position, reason: reason)
-        case .failed(let error): throw error
-        }
+        assert(records.count == positions.count)
+        return records
     }
 
     /// Forgets the listing and every offset; compaction calls it after replacing segments.
@@ -141,7 +160,10 @@ final class PositionIndex: Sendable {
     }
 
     /// Scans the segment's frames from the closest remembered one to `position`.
-    private func find(_ position: LogPosition, in segment: Segment, generation: Int) -> Lookup {
+    /// Reads `positions`, all in `segment`, scanning its frames from the closest remembered one
+    /// to the first of them.
+    private func find(_ positions: ArraySlice<LogPosition>, in segment: Segment, generation: Int) -> Lookup {
+        precondition(!positions.isEmpty)
         let file: any OpenFile
         do {
             file = try fileSystem.openFile(at: segment.file.path, mode: .readOnly)
@@ -152,31 +174,46 @@ final class PositionIndex: Sendable {
         defer { try? file.close() }
         do {
             guard try segment.file.readHeader(from: file) == segment.header else {
-                return .absent("segment \(segment.file.name) changed while it was looked up")
+                return .absent(positions.first!, "segment \(segment.file.name) changed while it was looked up")
             }
             var reader = FrameWindowReader(file: file, path: segment.file.path)
-            let start = start(for: position, in: segment.file.segmentId)
+            let start = self.start(for: positions.first!, in: segment.file.segmentId)
             var offset = start.offset
             var previous = start.position == .start ? LogPosition.start : LogPosition(rawValue: start.position.rawValue - 1)
             var learnt = Offsets()
             defer { remember(learnt, in: segment.file.segmentId, generation: generation) }
+            var found: [LogRecord] = []
+            var wanted = positions.startIndex
             while let frame = try reader.frame(at: offset) {
-                guard frame.header.position > previous else {
+                let position = frame.header.position
+                guard position > previous else {
                     throw SegmentLogError.corruptFrame(file: segment.file.path, offset: offset,
-                                                       reason: "position \(frame.header.position) does not follow \(previous)")
+                                                       reason: "position \(position) does not follow \(previous)")
                 }
-                if frame.header.position == position { return .found(try reader.record(frame, in: segment.file.name)) }
-                if frame.header.position > position {
-                    return .absent("\(segment.file.name) holds no record there (the next one is \(frame.header.position))")
+                if position > positions[wanted] {
+                    return .absent(positions[wanted], "\(segment.file.name) holds no record there (the next one is \(position))")
+                }
+                if position == positions[wanted] {
+                    found.append(try reader.record(frame, in: segment.file.name))
+                    wanted += 1
+                    if wanted == positions.endIndex { return .found(found) }
+                    // Skip ahead to a remembered frame nearer the next position, if there is one.
+                    let ahead = self.start(for: positions[wanted], in: segment.file.segmentId)
+                    if ahead.offset > offset + frame.header.frameLength {
+                        assert(ahead.position > position)
+                        previous = LogPosition(rawValue: ahead.position.rawValue - 1)
+                        offset = ahead.offset
+                        continue
+                    }
                 }
                 if offset >= (learnt.offsets.last ?? start.offset) + Self.strideBytes {
-                    learnt.positions.append(frame.header.position)
+                    learnt.positions.append(position)
                     learnt.offsets.append(offset)
                 }
-                previous = frame.header.position
+                previous = position
                 offset += frame.header.frameLength
             }
-            return .absent("\(segment.file.name) ends at offset \(offset) before it")
+            return .absent(positions[wanted], "\(segment.file.name) ends at offset \(offset) before it")
         } catch {
             return .failed(error)
         }

@@ -136,7 +136,20 @@ public final class SegmentLog: Sendable {
         guard position.rawValue >= 1, position <= lastPosition else {
             throw SegmentLogError.noRecord(position: position, reason: "the log's records run from 1 to \(lastPosition)")
         }
-        return try positionIndex.record(at: position)
+        return try positionIndex.records(at: [position])[0]
+    }
+
+    /// The records at `positions` (ascending, distinct), as ``record(at:)`` reads each, but with
+    /// one file opened per segment and the frames between two positions read once: the way to
+    /// read the items of a batch. Throws ``SegmentLogError/noRecord(position:reason:)`` for the
+    /// first position the log holds no record at.
+    public func records(at positions: [LogPosition]) throws -> [LogRecord] {
+        guard let last = positions.last else { return [] }
+        guard positions[0].rawValue >= 1, last <= lastPosition else {
+            let outside = positions[0].rawValue >= 1 ? last : positions[0]
+            throw SegmentLogError.noRecord(position: outside, reason: "the log's records run from 1 to \(lastPosition)")
+        }
+        return try positionIndex.records(at: positions)
     }
 
     /// The position of the last record known to be on stable storage.

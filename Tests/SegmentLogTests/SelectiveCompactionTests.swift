@@ -146,6 +146,9 @@ import Testing
             let position = LogPosition(rawValue: raw)
             #expect(try log.record(at: position).payload == payloads[position], "record \(position)")
         }
+        let everyThird = stride(from: 1, through: last.rawValue, by: 3).map { LogPosition(rawValue: $0) }
+        let everyThirdRead = try log.records(at: everyThird)
+        #expect(everyThirdRead.map(\.payload) == everyThird.map { payloads[$0]! })
         let reader = try LogReader(directory: directory.path, fileSystem: directory.fileSystem)
         #expect(try reader.record(at: LogPosition(rawValue: 42)).payload == payloads[LogPosition(rawValue: 42)])
         #expect(throws: SegmentLogError.noRecord(position: last.next, reason: "the log's records run from 1 to \(last)")) {
@@ -162,6 +165,16 @@ import Testing
             Issue.record("a dropped record was read")
         } catch SegmentLogError.noRecord(let position, let reason) {
             #expect(position == LogPosition(rawValue: 6) && !reason.isEmpty)
+        }
+        // A batch across compacted, kept and active segments; a dropped position in it is named.
+        let batch = [5, 100, 101, 118, Int(last.rawValue)].map { LogPosition(rawValue: UInt64($0)) }
+        let batchRead = try log.records(at: batch)
+        #expect(batchRead.map(\.payload) == batch.map { payloads[$0]! })
+        do {
+            _ = try log.records(at: [5, 6, 101].map { LogPosition(rawValue: $0) })
+            Issue.record("a batch with a dropped record was read")
+        } catch SegmentLogError.noRecord(let position, _) {
+            #expect(position == LogPosition(rawValue: 6))
         }
         // A reader made before the compaction re-lists the segments it finds replaced.
         #expect(try reader.record(at: LogPosition(rawValue: 5)).payload == payloads[LogPosition(rawValue: 5)])
@@ -241,5 +254,52 @@ import Testing
             try #require(step < 500, "compaction never completed")
         }
         #expect(step > 10, "the crash points cover the compaction's steps")
+    }
+}
+
+/// `record(at:)` beside a live writer and repeated compactions: every read returns the record
+/// appended at that position, or, for a record below the floor that is not live, nothing.
+@Suite struct RecordAtConcurrencyTests {
+    /// Every third position stays live for good; the others leave once below a floor.
+    static func isLive(_ position: LogPosition) -> Bool { position.rawValue % 3 == 0 }
+
+    static func payload(_ position: LogPosition) -> [UInt8] {
+        Array("record \(position.rawValue) ".utf8) + [UInt8](repeating: 7, count: 60)
+    }
+
+    @Test(arguments: TestDisk.allCases)
+    func readsByPositionStayCorrectBesideAppendsAndCompactions(disk: TestDisk) async throws {
+        let directory = TestDirectory(disk)
+        let log = try directory.open(segmentSizeBytes: 2048)
+        for index in 1...200 { _ = try await log.append(type: 1, payload: Self.payload(LogPosition(rawValue: UInt64(index)))) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for _ in 0..<8 {
+                    for _ in 0..<50 {
+                        _ = try await log.append(type: 1, payload: Self.payload(log.lastPosition.next))
+                    }
+                    let floor = log.lastPosition
+                    let live = (1..<floor.rawValue).map { LogPosition(rawValue: $0) }.filter(Self.isLive)
+                    _ = try await log.compact(before: floor, keeping: live)
+                }
+            }
+            group.addTask {
+                var random = SeededRandom(seed: 3)
+                for _ in 0..<3000 {
+                    let position = LogPosition(rawValue: UInt64.random(in: 1...log.lastPosition.rawValue, using: &random))
+                    let floor = log.replayFloor
+                    do {
+                        let record = try log.record(at: position)
+                        #expect(record.payload == Self.payload(position), "record \(position)")
+                    } catch SegmentLogError.noRecord {
+                        // Only a record that compaction may have dropped can be missing.
+                        #expect(!Self.isLive(position) && position < log.replayFloor, "record \(position) missing (floor \(floor))")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(log.replayFloor > LogPosition(rawValue: 200))
+        try await log.close()
     }
 }
