@@ -19,6 +19,8 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
     case backoffMax = "backoff_max"
     case maxBodySize = "max_body_size"
     case sendTimeout = "send_timeout"
+    case maxLogSize = "max_log_size"
+    case minFreeSpace = "min_free_space"
     case registrations
 
     /// The key as written in the file.
@@ -31,7 +33,8 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         case .listen: "host:port"
         case .ingestToken: "string"
         case .fsync: "always, never or interval <duration>"
-        case .segmentSize, .maxBodySize: "size"
+        case .segmentSize, .maxBodySize, .minFreeSpace: "size"
+        case .maxLogSize: "size or none"
         case .compression: "lz4 or none"
         case .maxEventsPerTransaction, .maxEphemeralPerTransaction, .maxToDevicePerTransaction: "count"
         case .backoffInitial, .backoffMax, .sendTimeout: "duration"
@@ -59,6 +62,8 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         case .backoffMax: return YAMLMapping.durationText(defaults.backoff.maximum)
         case .maxBodySize: return YAMLMapping.sizeText(defaults.bodyBytesMax)
         case .sendTimeout: return YAMLMapping.durationText(defaults.sendTimeout)
+        case .maxLogSize: return defaults.logBytesMax.map(YAMLMapping.sizeText) ?? "none"
+        case .minFreeSpace: return YAMLMapping.sizeText(defaults.availableBytesMin)
         case .registrations: return "none"
         }
     }
@@ -79,6 +84,8 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         case .backoffMax: "longest wait before retrying a DOWN service; at least backoff_initial"
         case .maxBodySize: "largest HTTP request body (\(Self.rangeText(DaemonConfiguration.bodySizeRange))); larger ones get 413"
         case .sendTimeout: "longest delivery attempt to a service; past it the attempt fails"
+        case .maxLogSize: "log size past which new items get a retryable 503; delivery goes on"
+        case .minFreeSpace: "free disk space under which new items get that 503 too"
         case .registrations: "Synapse-format registration files, one service each"
         }
     }

@@ -50,12 +50,21 @@ package struct DaemonConfiguration: Sendable {
     package var bodyBytesMax = 1 << 20
     /// `send_timeout`: how long one delivery attempt to a service may take (default 30 s).
     package var sendTimeout: Duration = .seconds(30)
+    /// The log's size budget (`max_log_size`, a size or `none`): past it new items are refused
+    /// with a retryable 503 while delivery goes on. Default none.
+    package var logBytesMax = SchedulerConfiguration().logBytesMax
+    /// The free space kept on the log's device (`min_free_space`, a size): under it new items are
+    /// refused like over the budget. Default the scheduler's, 64 MiB.
+    package var availableBytesMin = SchedulerConfiguration().availableBytesMin
     /// The application services, read from the files listed in `registrations`. Default none.
     package var registrations: [Registration] = []
 
     /// 4 KiB still holds a segment header and a frame; the upper bound catches a typo such as
     /// `64GiB` before it preallocates the disk away.
     static let segmentSizeRange = (4 << 10)...(4 << 30)
+    /// A budget below a few segments would refuse everything; the upper bound is 1 PiB.
+    static let logSizeRange = (16 << 20)...(1 << 50)
+    static let freeSpaceRange = 0...(1 << 50)
     /// An enqueued body is stored as one log record, so it cannot exceed the log's record bound.
     static let bodySizeRange = (1 << 10)...SegmentLog.Configuration().recordBytesMax
 
@@ -124,6 +133,12 @@ package struct DaemonConfiguration: Sendable {
             bodyBytesMax = try mapping.size(name, in: Self.bodySizeRange) ?? bodyBytesMax
         case .sendTimeout:
             sendTimeout = try mapping.duration(name) ?? sendTimeout
+        case .maxLogSize:
+            if try mapping.string(name) != "none" {
+                logBytesMax = try mapping.size(name, in: Self.logSizeRange) ?? logBytesMax
+            }
+        case .minFreeSpace:
+            availableBytesMin = try mapping.size(name, in: Self.freeSpaceRange) ?? availableBytesMin
         case .registrations:
             registrations = try Self.registrations(in: mapping, directory: directory)
         }
@@ -177,6 +192,8 @@ package struct DaemonConfiguration: Sendable {
         configuration.log.segmentSizeBytes = segmentSizeBytes
         configuration.log.syncPolicy = syncPolicy
         configuration.log.compression = compression
+        configuration.logBytesMax = logBytesMax
+        configuration.availableBytesMin = availableBytesMin
         return configuration
     }
 

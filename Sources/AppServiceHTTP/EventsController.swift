@@ -29,6 +29,7 @@ struct EventsController<Context: RequestContext> {
             do {
                 _ = try await scheduler.enqueue(perService.mapValues { EventBatch(events: $0) }, itemsAreJSONObjects: true)
             } catch let error as SchedulerError {
+                metrics.refused(error)
                 throw error.httpError
             }
         }

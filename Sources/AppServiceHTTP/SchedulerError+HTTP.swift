@@ -10,6 +10,8 @@ extension SchedulerError {
             .badJSON(description)
         case .batchTooLarge:
             HTTPAPIError(.contentTooLarge, "M_TOO_LARGE", description)
+        case .logBudgetExceeded, .diskSpaceLow:
+            HTTPAPIError(.serviceUnavailable, "M_RESOURCE_LIMIT_EXCEEDED", description)
         case .invalidRecord, .storageFailed, .closed:
             HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE", description)
         }

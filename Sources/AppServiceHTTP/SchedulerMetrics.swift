@@ -25,6 +25,17 @@ final class SchedulerMetrics: Sendable {
         Counter(label: "asched_events_enqueued_total", dimensions: [("service", service)], factory: factory).increment(by: count)
     }
 
+    /// Counts a refused request whose items would go over the log's budget or the disk's floor.
+    func refused(_ error: SchedulerError) {
+        let reason: String
+        switch error {
+        case .logBudgetExceeded: reason = "log_budget"
+        case .diskSpaceLow: reason = "disk_space"
+        default: return
+        }
+        Counter(label: "asched_enqueue_refused_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
     /// Records one `fdatasync`'s duration (the log's `onSync` hook).
     func synced(in duration: Duration) {
         fsyncSeconds.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)

@@ -28,6 +28,7 @@ struct ServicesController<Context: RequestContext> {
             metrics.enqueued(batch.count, for: service)
             return try RequestJSON.response(["position": position.rawValue])
         } catch let error as SchedulerError {
+            metrics.refused(error)
             throw error.httpError
         }
     }

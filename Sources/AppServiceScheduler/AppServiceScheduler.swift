@@ -100,6 +100,7 @@ public actor AppServiceScheduler {
             guard let descriptor = services[service] else { throw SchedulerError.unknownService(service) }
             try Self.validate(items, for: descriptor, parsingItems: !itemsAreJSONObjects)
         }
+        try checkRoom()
         let now = clock.now
         let pending = try record(ordered.map { .enqueued(service: $0.key, items: $0.value, at: now) })
         for (offset, (_, items)) in ordered.enumerated() {
@@ -245,6 +246,21 @@ public actor AppServiceScheduler {
             // Only input can be too large; a decision that is means the scheduler cannot go on.
             stop(because: error)
             return nil
+        }
+    }
+
+    /// Refuses new items while the log is over its budget or its device nearly full; the
+    /// scheduler's own records (deliveries, compaction) still go in.
+    private func checkRoom() throws {
+        let logBytes = log.statistics.logBytes
+        if let budget = configuration.logBytesMax, logBytes >= budget {
+            throw SchedulerError.logBudgetExceeded(logBytes: logBytes, budgetBytes: budget)
+        }
+        // A device that cannot say (statvfs failed) is not refused here: the writer reports real trouble.
+        let available = (try? log.availableBytes()) ?? .max
+        if available < configuration.availableBytesMin {
+            throw SchedulerError.diskSpaceLow(availableBytes: available, floorBytes: configuration.availableBytesMin,
+                                              directory: log.directory)
         }
     }
 

@@ -13,6 +13,14 @@ public struct SchedulerConfiguration: Sendable {
     /// is sent its items without reading them back from the log. A backlog beyond it is read
     /// from the log, a transaction at a time.
     public var readAheadBytesMax = 32 << 20
+    /// The log's size (``LogStatistics/logBytes``) past which new items are refused with
+    /// ``SchedulerError/logBudgetExceeded(logBytes:budgetBytes:)`` while delivery goes on and
+    /// compaction reclaims what was delivered; nil for no budget.
+    public var logBytesMax: Int?
+    /// The free space on the log's device below which new items are refused with
+    /// ``SchedulerError/diskSpaceLow(availableBytes:floorBytes:directory:)``, so the records
+    /// that deliver and compact the backlog still find room.
+    public var availableBytesMin = 64 << 20
     /// The log's settings (segment size, sync policy, compression, file system).
     public var log = SegmentLog.Configuration()
     /// Called with each record's position and the state right after it is applied, live and

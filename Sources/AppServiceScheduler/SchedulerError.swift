@@ -12,6 +12,11 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
     case emptyBatch(service: String)
     /// An enqueue's record would exceed the log's record limit; split the batch.
     case batchTooLarge(service: String, bytes: Int, max: Int)
+    /// The log has reached its size budget (``SchedulerConfiguration/logBytesMax``); retry once
+    /// the backlog has been delivered and compacted.
+    case logBudgetExceeded(logBytes: Int, budgetBytes: Int)
+    /// The log's device has less free space than ``SchedulerConfiguration/availableBytesMin``.
+    case diskSpaceLow(availableBytes: Int, floorBytes: Int, directory: String)
     /// A record in the log cannot be decoded or does not fit the state before it.
     case invalidRecord(position: LogPosition, reason: String)
     /// The log failed; the scheduler stopped. Reopen it to recover.
@@ -31,6 +36,10 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
             return "the batch for service \"\(service)\" encodes to \(bytes) bytes, over the log's record limit of \(max); send it in smaller batches"
         case .emptyBatch(let service):
             return "nothing to enqueue for service \"\(service)\": events, ephemeral and to_device are all empty"
+        case .logBudgetExceeded(let logBytes, let budgetBytes):
+            return "the log holds \(logBytes) bytes, at its budget of \(budgetBytes) bytes (max_log_size); new items are refused until delivered ones are compacted away"
+        case .diskSpaceLow(let availableBytes, let floorBytes, let directory):
+            return "\(directory) has \(availableBytes) bytes free, under the floor of \(floorBytes) bytes kept for delivery and compaction; new items are refused until space is freed"
         case .invalidRecord(let position, let reason):
             return "log record at position \(position) is invalid: \(reason)"
         case .storageFailed(let cause):

@@ -23,6 +23,14 @@ public protocol FileSystem: Sendable {
     /// Takes an exclusive advisory lock on the file at `path`, creating it; `nil` when another
     /// process holds it. The lock lasts until the returned file is closed.
     func lockFile(at path: String) throws -> (any OpenFile)?
+    /// The bytes an unprivileged writer may still use on the device holding `path`
+    /// (`statvfs`'s `f_bavail × f_frsize`).
+    func availableBytes(at path: String) throws -> Int
+}
+
+extension FileSystem {
+    /// A device without a size (a simulated disk) never runs out.
+    public func availableBytes(at path: String) throws -> Int { .max }
 }
 
 /// How ``FileSystem/openFile(at:mode:)`` opens a file.

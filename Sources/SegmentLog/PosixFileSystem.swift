@@ -77,6 +77,15 @@ public struct PosixFileSystem: FileSystem {
     }
 
     /// See ``FileSystem/lockFile(at:)``.
+    public func availableBytes(at path: String) throws -> Int {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else {
+            throw SegmentLogError.io(operation: "statvfs", path: path, errno: errno)
+        }
+        let (bytes, overflow) = Int(info.f_bavail).multipliedReportingOverflow(by: Int(info.f_frsize))
+        return overflow ? .max : bytes
+    }
+
     public func lockFile(at path: String) throws -> (any OpenFile)? {
         let fd = try SystemCall.open(path, O_RDWR | O_CREAT)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {

@@ -186,6 +186,11 @@ public final class SegmentLog: Sendable {
         try await committer.synchronize()
     }
 
+    /// The bytes still free for the log on the device holding its directory.
+    public func availableBytes() throws -> Int {
+        try configuration.fileSystem.availableBytes(at: directory)
+    }
+
     /// The sync policy the log was opened with.
     public var syncPolicy: SyncPolicy { configuration.syncPolicy }
 

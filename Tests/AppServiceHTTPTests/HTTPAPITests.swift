@@ -16,7 +16,7 @@ import Testing
         let configuration: DaemonConfiguration
         let transport = ScriptedTransport()
 
-        init(token: String? = HTTPAPITests.token, bodyBytesMax: Int = 4096) throws {
+        init(token: String? = HTTPAPITests.token, bodyBytesMax: Int = 4096, availableBytesMin: Int? = nil) throws {
             var configuration = try DaemonConfiguration(yaml: """
                 registrations: ["\(Fixtures.path("registration-irc.yaml"))", "\(Fixtures.path("registration-slack.yaml"))"]
                 """, file: "/tmp/test.yaml")
@@ -24,6 +24,7 @@ import Testing
             configuration.ingestToken = token
             configuration.bodyBytesMax = bodyBytesMax
             configuration.segmentSizeBytes = 64 << 10
+            if let availableBytesMin { configuration.availableBytesMin = availableBytesMin }
             self.configuration = configuration
         }
 
@@ -65,6 +66,27 @@ import Testing
             }
         }
         #expect(try harness.records() >= 1)
+    }
+
+    /// A disk that cannot take more gets a retryable 503 naming the floor, counted in the metrics,
+    /// and nothing is written.
+    @Test func enqueueOverTheDiskFloorIsARetryable503() async throws {
+        let harness = try Harness(availableBytesMin: 1 << 62)
+        try await harness.test { client in
+            for uri in ["/_asched/v1/services/irc/enqueue", "/_asched/v1/events"] {
+                try await client.execute(uri: uri, method: .post, headers: Self.headers(),
+                                         body: ByteBuffer(string: #"{"events": [\#(Self.event)]}"#)) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    let answer = try Self.json(response)
+                    #expect(answer["errcode"] as? String == "M_RESOURCE_LIMIT_EXCEEDED")
+                    #expect((answer["error"] as? String)?.contains("under the floor of \(1 << 62) bytes") == true)
+                }
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: Self.headers()) { response in
+                #expect(String(buffer: response.body).contains(#"asched_enqueue_refused_total{reason="disk_space"} 2"#))
+            }
+        }
+        #expect(try harness.records() == 0)
     }
 
     @Test func servicesListsEveryConfiguredService() async throws {
