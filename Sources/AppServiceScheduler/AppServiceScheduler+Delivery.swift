@@ -80,7 +80,7 @@ extension AppServiceScheduler {
         if let built = bodies[service], built.id == transaction.id {
             return OutgoingTransaction(service: service, id: transaction.id, attempt: attempt, body: built.body)
         }
-        let body = transaction.body(with: try itemReader.items(transaction.items, of: service))
+        let body = transaction.body(with: try itemReader.items(transaction.items))
         bodies[service] = (transaction.id, body)
         return OutgoingTransaction(service: service, id: transaction.id, attempt: attempt, body: body)
     }

@@ -125,10 +125,10 @@ public actor AppServiceScheduler {
     /// The current state: a snapshot, including records not yet durable.
     public var snapshot: SchedulerState { state }
 
-    /// The items `runs` of `service`'s state point to (its queue, or a pending transaction's
+    /// The items `runs` of a service's state point to (its queue, or a pending transaction's
     /// items), read back from the log.
-    public func items(_ runs: ItemRuns, of service: String) throws -> EventBatch {
-        try itemReader.items(runs, of: service)
+    public func items(_ runs: ItemRuns) throws -> EventBatch {
+        try itemReader.items(runs)
     }
 
     /// Why the scheduler stopped taking work (its log failed, or it was closed); nil while it runs.

@@ -4,15 +4,14 @@ import SegmentLog
 /// Reads the items that ``ItemRun``s point to back from the log.
 ///
 /// Recently enqueued records are kept in a bounded window (``SchedulerConfiguration/readAheadBytesMax``),
-/// so a service that keeps up never reads the log; a backlog is read from the log in position
-/// order, through one forward cursor per service, so catching up reads each record once.
+/// so a service that keeps up never reads the log; a backlog's records are read from the log a
+/// transaction at a time, in one ascending pass (``SegmentLog/records(at:)``).
 struct ItemReader {
     private let log: SegmentLog
     private let windowBytesMax: Int
     private var window: [LogPosition: EventBatch] = [:]
     private var windowOrder = Deque<(position: LogPosition, bytes: Int)>()
     private var windowBytes = 0
-    private var cursors: [String: LogCursor] = [:]
 
     init(log: SegmentLog, windowBytesMax: Int) {
         precondition(windowBytesMax >= 0)
@@ -34,10 +33,14 @@ struct ItemReader {
     }
 
     /// The items `runs` point to, by kind, in order.
-    mutating func items(_ runs: ItemRuns, of service: String) throws -> EventBatch {
+    func items(_ runs: ItemRuns) throws -> EventBatch {
         var records: [LogPosition: EventBatch] = [:]
+        var unread: [LogPosition] = []
         for position in runs.positions {
-            records[position] = try window[position] ?? storedItems(at: position, of: service)
+            if let items = window[position] { records[position] = items } else { unread.append(position) }
+        }
+        for record in try log.records(at: unread) {
+            records[record.position] = try Self.storedItems(in: record)
         }
         var items = EventBatch()
         for kind in ItemKind.allCases {
@@ -54,39 +57,12 @@ struct ItemReader {
         return items
     }
 
-    /// Forgets `service`'s cursor (its file stays open until then).
-    mutating func close(_ service: String) {
-        cursors[service] = nil
-    }
-
-    private mutating func storedItems(at position: LogPosition, of service: String) throws -> EventBatch {
-        let record = try record(at: position, cursor: service)
+    private static func storedItems(in record: LogRecord) throws -> EventBatch {
         do {
             return try SchedulerRecord.storedItems(typeCode: record.type, payload: record.payload)
         } catch {
-            throw SchedulerError.invalidRecord(position: position, reason:
+            throw SchedulerError.invalidRecord(position: record.position, reason:
                 "\(error) (\(record.location.segmentFileName) at offset \(record.location.offset))")
         }
-    }
-
-    /// The record at `position`, read forward from where `service`'s cursor stands. A cursor that
-    /// is past it, ended at what was the log's end when it opened, or lost a segment to a
-    /// compaction is opened again once at the position.
-    private mutating func record(at position: LogPosition, cursor name: String) throws -> LogRecord {
-        for attempt in 1...2 {
-            if attempt == 2 || cursors[name].map({ $0.lastPosition >= position }) ?? true {
-                cursors[name] = try log.records(from: position)
-            }
-            do {
-                while let record = try cursors[name]!.next() {
-                    if record.position == position { return record }
-                    if record.position > position { break }
-                }
-            } catch where attempt == 1 {
-                continue
-            }
-        }
-        cursors[name] = nil
-        throw SchedulerError.invalidRecord(position: position, reason: "no record at this position, which the state refers to for its items")
     }
 }

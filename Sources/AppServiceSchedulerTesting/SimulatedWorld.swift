@@ -55,7 +55,7 @@ final class SimulatedWorld: @unchecked Sendable {
                 for runs in [serviceState.queued] + serviceState.pending.map(\.items) {
                     let batch: EventBatch
                     do {
-                        batch = try await scheduler.items(runs, of: service)
+                        batch = try await scheduler.items(runs)
                     } catch {
                         throw CrashSimulation.Failure(seed: seed, step: step, message: "\(key) items unreadable after a crash: \(error)")
                     }

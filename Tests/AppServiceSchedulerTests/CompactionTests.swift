@@ -165,7 +165,7 @@ import Testing
     static func expectEveryItemReadable(_ state: SchedulerState, on scheduler: AppServiceScheduler, seed: UInt64) async throws {
         for (id, service) in state.services {
             for runs in [service.queued] + service.pending.map(\.items) {
-                let items = try await scheduler.items(runs, of: id)
+                let items = try await scheduler.items(runs)
                 #expect(items.count == runs.count, "seed \(seed): \(id) lost items")
             }
         }

@@ -22,10 +22,10 @@ import Testing
         func strings(_ items: some Sequence<[UInt8]>) -> [String] { items.map { String(decoding: $0, as: UTF8.self) } }
         var services: [String: [String: Any]] = [:]
         for (id, service) in await scheduler.snapshot.services {
-            let queued = try await scheduler.items(service.queued, of: id)
+            let queued = try await scheduler.items(service.queued)
             var pending: [[String: Any]] = []
             for transaction in service.pending {
-                let body = transaction.body(with: try await scheduler.items(transaction.items, of: id))
+                let body = transaction.body(with: try await scheduler.items(transaction.items))
                 pending.append(["id": transaction.id, "attempts": transaction.attempts, "fields": Int(transaction.fields.rawValue),
                                 "body": String(decoding: body, as: UTF8.self)])
             }
