@@ -5,6 +5,10 @@ package struct SegmentHeader: Equatable {
     /// The header's size; the first frame starts at this offset.
     package static let byteCount = 56
     static let flagCompacted: UInt32 = 1
+    /// Set (with ``flagCompacted``) by selective compaction, whose segments lack the dropped
+    /// records below the replay floor: a build that knows no floor refuses the segment (unknown
+    /// flag) instead of folding history with gaps into a wrong state.
+    static let flagDroppedBelowFloor: UInt32 = 2
     static let magic: [UInt8] = Array("ASCHDLOG".utf8)
     static let formatVersion: UInt32 = 1
 
@@ -41,6 +45,8 @@ package struct SegmentHeader: Equatable {
     struct Replacement: Equatable {
         var firstReplacedSegmentId: UInt64
         var endChain: UInt32
+        /// Written by selective compaction: records below the replay floor were dropped.
+        var droppedBelowFloor = false
     }
 
     init(segmentId: UInt64, firstPosition: LogPosition, previousChain: UInt32, replacement: Replacement? = nil) {
@@ -69,7 +75,8 @@ package struct SegmentHeader: Equatable {
             raw.storeLittleEndian(previousChain, at: Self.previousChainOffset)
             raw.storeLittleEndian(replacement?.endChain ?? 0, at: Self.endChainOffset)
             raw.storeLittleEndian(replacement?.firstReplacedSegmentId ?? segmentId, at: Self.firstReplacedIdOffset)
-            raw.storeLittleEndian(replacement == nil ? 0 : Self.flagCompacted, at: Self.flagsOffset)
+            let dropped = replacement?.droppedBelowFloor == true ? Self.flagDroppedBelowFloor : 0
+            raw.storeLittleEndian(replacement == nil ? 0 : Self.flagCompacted | dropped, at: Self.flagsOffset)
             let checksum = Self.computedChecksum(of: UnsafeRawBufferPointer(raw))
             raw.storeLittleEndian(checksum, at: Self.checksumOffset)
         }
@@ -110,8 +117,11 @@ package struct SegmentHeader: Equatable {
                     file: file, reason: "header length field is \(length), expected \(byteCount)")
             }
             let flags = raw.loadLittleEndian(at: flagsOffset, as: UInt32.self)
-            guard flags & ~flagCompacted == 0 else {
+            guard flags & ~(flagCompacted | flagDroppedBelowFloor) == 0 else {
                 throw SegmentLogError.corruptSegmentHeader(file: file, reason: "unknown header flags \(flags)")
+            }
+            guard flags & flagDroppedBelowFloor == 0 || flags & flagCompacted != 0 else {
+                throw SegmentLogError.corruptSegmentHeader(file: file, reason: "header flags \(flags): bit 1 without bit 0")
             }
             let segmentId = raw.loadLittleEndian(at: segmentIdOffset, as: UInt64.self)
             let firstReplaced = raw.loadLittleEndian(at: firstReplacedIdOffset, as: UInt64.self)
@@ -120,7 +130,8 @@ package struct SegmentHeader: Equatable {
                 firstPosition: LogPosition(rawValue: raw.loadLittleEndian(at: firstPositionOffset, as: UInt64.self)),
                 previousChain: raw.loadLittleEndian(at: previousChainOffset, as: UInt32.self),
                 replacement: flags & flagCompacted == 0 ? nil
-                    : Replacement(firstReplacedSegmentId: firstReplaced, endChain: raw.loadLittleEndian(at: endChainOffset, as: UInt32.self)))
+                    : Replacement(firstReplacedSegmentId: firstReplaced, endChain: raw.loadLittleEndian(at: endChainOffset, as: UInt32.self),
+                                  droppedBelowFloor: flags & flagDroppedBelowFloor != 0))
             guard header.segmentId > 0, header.firstPosition.rawValue > 0 else {
                 throw SegmentLogError.corruptSegmentHeader(file: file, reason: "segment id or first position is 0")
             }

@@ -17,7 +17,8 @@ import Synchronization
 //    kept byte for byte. Each run f … i of consecutive rewritten candidates becomes one compacted
 //    segment holding the run's live frames, copied verbatim (position, type, flags, stored
 //    payload, checksum). Header: id i; first position = segment f's; previous chain = segment f's;
-//    end chain = the chain after segment i; first replaced id f; the compacted flag. A run with no
+//    end chain = the chain after segment i; first replaced id f; flags compacted and dropped-below-
+//    floor (so a build without the floor refuses the log rather than misreads it). A run with no
 //    live frame becomes a header alone, so the chain across the kept segments still checks.
 // 4. Write it as `<i>.seg.tmp` (`O_EXCL`) in paced chunks, then `fdatasync` it.
 // 5. `rename` it over `<i>.seg`.
@@ -176,7 +177,8 @@ extension SegmentLog {
         let header = SegmentHeader(
             segmentId: last.segment.segmentId, firstPosition: first.header.firstPosition,
             previousChain: first.header.previousChain,
-            replacement: .init(firstReplacedSegmentId: first.segment.segmentId, endChain: last.endChain))
+            replacement: .init(firstReplacedSegmentId: first.segment.segmentId, endChain: last.endChain,
+                               droppedBelowFloor: true))
         let fileSystem = configuration.fileSystem
         var written = 0
         let file = try DurableFileCreation.create(named: last.segment.name, in: directory, fileSystem: fileSystem) { file in

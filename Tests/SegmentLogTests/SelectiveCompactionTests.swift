@@ -129,6 +129,9 @@ import Testing
         let keptFrom = try Self.keptFrom(floor, directory)
         let report = try #require(try await log.compact(before: floor, keeping: []))
         #expect(report.segmentsWritten == 1 && report.recordsAfter == 0 && report.segmentsKept == 0, "\(report)")
+        // Flags 3 (compacted, dropped below floor): a build without the floor refuses the log.
+        let compacted = try directory.bytes(of: try directory.segmentPaths()[0])
+        #expect(compacted.count == SegmentHeader.byteCount && compacted[SegmentHeader.flagsOffset] == 3)
         try Self.expectKept(log, directory, payloads: payloads, live: [], keptFrom: keptFrom)
         try await log.close()
         let reopened = try directory.open(segmentSizeBytes: Self.segmentSizeBytes)
