@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """kill -9 harness: the real `asched serve` (fsync always) against a real loopback application
-service, SIGKILLed at random moments (compaction included) and restarted, with the service
-flapping down and up. Checks, from the service's side, that every acknowledged event was
+service, SIGKILLed at random moments (compaction included) and restarted. The kills fall in
+three phases: the services flapping down and up; an outage, `irc` down while batches pile up a
+backlog of at least --outage-events events for it (`slack` stays up, so the log interleaves
+the backlog with records compaction drops); and the catch-up, both up, with a forced retry
+after each restart. Checks, from the service's side, that every acknowledged event was
 delivered, in order per client, under exactly one transaction id; that new ids only grow; and
 that a repeated id always carries a byte-identical body. Prints one verdict line; exits 1 on
 any violation.
 
-    tools/kill9-harness.py --binary .build/release/asched --kills 40
+    tools/kill9-harness.py --binary .build/release/asched --kills 40 --outage-events 20000
 """
 import argparse
 import json
@@ -25,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SERVICES = {"irc": "hs_irc_secret", "slack": "hs_slack_secret"}
 TOKEN = "kill9-ingest-token"
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 class ApplicationServices:
@@ -32,7 +36,7 @@ class ApplicationServices:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.down = False
+        self.down = set()  # names of the services answering 503
         self.received = []  # (service, txn id, body bytes), in arrival order
 
     def handler(self):
@@ -50,7 +54,7 @@ class ApplicationServices:
                 if self.headers.get("Authorization") != "Bearer " + SERVICES[parts[0]]:
                     return self.answer(403, b'{"errcode":"M_FORBIDDEN"}')
                 with services.lock:
-                    if services.down:
+                    if parts[0] in services.down:
                         return self.answer(503, b'{"errcode":"M_UNAVAILABLE"}')
                     services.received.append((parts[0], int(parts[5]), body))
                 self.answer(200, b"{}")
@@ -110,10 +114,15 @@ class Daemon:
         """SIGKILLs the daemon; returns whether a compaction was running at that moment."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+        return self.compacting()
+
+    def compacting(self):
+        """Whether the daemon's log says a compaction is running (it started and has not ended)."""
         self.log.flush()
         with open(self.log.name, "rb") as file:
             file.seek(max(0, os.path.getsize(self.log.name) - 65536))
-            lines = [line for line in file.read().split(b"\n") if b"compaction started" in line or b"compacted" in line]
+            lines = [line for line in file.read().split(b"\n")
+                     if b"compaction started" in line or b"compacted" in line or b"compaction failed" in line]
         return bool(lines) and b"compaction started" in lines[-1]
 
     def stop(self):
@@ -121,22 +130,37 @@ class Daemon:
         return self.process.wait(timeout=60)
 
 
-def client(number, port, acknowledged, stop, lock, counters):
-    """Posts events for one service at a time, each numbered per client; records acknowledgements."""
+def client(number, port, acknowledged, stop, lock, counters, batch=1, weights=None):
+    """Posts `batch` events at a time for one service (chosen by `weights`), each numbered per
+    client; records acknowledgements."""
     rng = random.Random(number)
+    names = list(SERVICES)
     while not stop.is_set():
-        service = rng.choice(list(SERVICES))
+        service = rng.choices(names, weights)[0]
         with lock:
-            sequence = counters[(number, service)] = counters.get((number, service), 0) + 1
-        event = {"type": "m.room.message", "content": {"client": number, "seq": sequence, "pad": "x" * rng.randint(0, 400)}}
+            first = counters.get((number, service), 0) + 1
+            counters[(number, service)] = first + batch - 1
+        # Random letters: LZ4 must not shrink the backlog to a few segments, or compaction would not run.
+        events = [{"type": "m.room.message", "content": {"client": number, "seq": sequence,
+                                                         "pad": "".join(rng.choices(LETTERS, k=rng.randint(0, 400)))}}
+                  for sequence in range(first, first + batch)]
         try:
             status, answer = request("POST", f"http://127.0.0.1:{port}/_asched/v1/services/{service}/enqueue",
-                                     {"events": [event]}, timeout=5)
+                                     {"events": events}, timeout=5)
             if status == 200 and "position" in answer:
                 with lock:
-                    acknowledged.append((service, number, sequence))
+                    acknowledged.extend((service, number, sequence) for sequence in range(first, first + batch))
         except (urllib.error.URLError, ConnectionError, OSError, ValueError):
             time.sleep(0.02)
+
+
+def queued(port, service):
+    """The events queued or pending for `service`, as the daemon reports them (0 if it cannot)."""
+    try:
+        _, answer = request("GET", f"http://127.0.0.1:{port}/_asched/v1/services")
+        return next(s["queued_events"] for s in answer["services"] if s["id"] == service)
+    except (urllib.error.URLError, ConnectionError, OSError, ValueError, StopIteration):
+        return 0
 
 
 def check(received, acknowledged):
@@ -179,6 +203,8 @@ def main():
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--seed", type=int, default=int(time.time()), help="seed of the kill timing and flapping")
     parser.add_argument("--workdir", help="keep the data directory and daemon log here")
+    parser.add_argument("--outage-events", type=int, default=3000,
+                        help="the outage lasts until at least this many events are acknowledged for the DOWN service")
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -206,23 +232,62 @@ def main():
     acknowledged, lock, counters = [], threading.Lock(), {}
     during_compaction = 0
 
-    print(f"kill9: seed {args.seed}, {args.kills} kills, work directory {workdir}", flush=True)
+    # Kill rounds [0, outage_from) flap, [outage_from, drain_from) are the outage, the rest the catch-up.
+    outage_from, drain_from = args.kills // 3, 2 * args.kills // 3
+    outage_kills = drain_kills = backlog_peak = 0
+    acknowledged_before_outage = 0
+
+    def outage_acknowledged():
+        return sum(1 for key in acknowledged[acknowledged_before_outage:] if key[0] == "irc")
+
+    print(f"kill9: seed {args.seed}, {args.kills} kills, outage of {args.outage_events} events, work directory {workdir}",
+          flush=True)
     for round_number in range(args.kills + 1):
+        outage = outage_from <= round_number < drain_from
+        if round_number == outage_from:
+            with lock:
+                acknowledged_before_outage = len(acknowledged)
+        with services.lock:
+            if outage:
+                services.down = {"irc"}
+            elif round_number >= drain_from:
+                services.down = set()
         daemon.start(port)
+        if round_number >= drain_from:
+            try:
+                request("POST", f"http://127.0.0.1:{port}/_asched/v1/services/irc/retry")
+            except (urllib.error.URLError, ConnectionError, OSError, ValueError):
+                pass
         stop = threading.Event()
-        threads = [threading.Thread(target=client, args=(number, port, acknowledged, stop, lock, counters))
+        # During the outage, batches of 10, three in four for the DOWN service, build the backlog.
+        batch, weights = (10, [3, 1]) if outage else (1, None)
+        threads = [threading.Thread(target=client, args=(number, port, acknowledged, stop, lock, counters, batch, weights))
                    for number in range(args.clients)]
         for thread in threads:
             thread.start()
         if round_number == args.kills:
             break
         time.sleep(rng.uniform(0.05, 0.8))
+        if outage and round_number == drain_from - 1:
+            # The outage's last round lasts until the backlog is built.
+            deadline = time.time() + 300
+            while outage_acknowledged() < args.outage_events and time.time() < deadline:
+                time.sleep(0.05)
+        if outage:
+            backlog_peak = max(backlog_peak, queued(port, "irc"))
+            # Half the outage's kills aim at a compaction: the backlog's checkpoints are the large ones.
+            deadline = time.time() + (2 if rng.random() < 0.5 else 0)
+            while time.time() < deadline and not daemon.compacting():
+                time.sleep(0.002)
         during_compaction += daemon.kill()
+        outage_kills += outage
+        drain_kills += round_number >= drain_from
         stop.set()
         for thread in threads:
             thread.join()
         with services.lock:
-            services.down = rng.random() < 0.3
+            if round_number + 1 < outage_from:
+                services.down = set(SERVICES) if rng.random() < 0.3 else set()
         if sys.stderr.isatty():
             print(f"\rkill9: {round_number + 1}/{args.kills} kills, {len(acknowledged)} events acknowledged", end="",
                   file=sys.stderr, flush=True)
@@ -231,7 +296,7 @@ def main():
     for thread in threads:
         thread.join()
     with services.lock:
-        services.down = False
+        services.down = set()
     deadline = time.time() + 120
     while time.time() < deadline:
         _, answer = request("GET", f"http://127.0.0.1:{port}/_asched/v1/services")
@@ -245,12 +310,16 @@ def main():
     violations, delivered, bodies = check(services.received, acknowledged)
     if status != 0:
         violations.append(f"SIGTERM exit status {status}")
+    if args.outage_events and drain_from > outage_from and outage_acknowledged() < args.outage_events:
+        violations.append(f"the outage built a backlog of {outage_acknowledged()} events, not {args.outage_events}")
     if verify.returncode != 0:
         violations.append("asched verify: " + verify.stdout.strip().splitlines()[-1])
     resent = len(services.received) - sum(len(known) for known in bodies.values())
     print(f"\nkill9: {'OK' if not violations else 'FAILED'}: {args.kills} kills survived, {len(acknowledged)} events "
           f"acknowledged, {len(delivered)} delivered in {sum(len(k) for k in bodies.values())} transactions "
-          f"({resent} resent), {during_compaction} kills during compaction, {len(violations)} violations (seed {args.seed})")
+          f"({resent} resent), {during_compaction} kills during compaction, {len(violations)} violations (seed {args.seed}); "
+          f"outage: {outage_acknowledged()} events acknowledged for irc while down (backlog up to {backlog_peak} queued), "
+          f"{outage_kills} kills during the outage, {drain_kills} during the catch-up")
     for violation in violations[:20]:
         print("  " + violation)
     return 1 if violations else 0

@@ -51,12 +51,17 @@ struct ReplayMemory {
                                                            transport: Silent(), clock: SystemClock(), configuration: configuration)
         let seconds = EndToEnd.seconds(ContinuousClock.now - started)
         try await scheduler.close()
-        // VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent across
-        // fork and exec, so it would report the benchmark's own peak.
-        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        print("\(peakResidentBytes()) \(seconds)")
+    }
+
+    /// The peak resident memory of `process` (a pid, or `self`) so far: VmHWM, not getrusage's
+    /// ru_maxrss, which Linux carries over from the parent across fork and exec, so a probe
+    /// would report the benchmark's own peak.
+    static func peakResidentBytes(process: String = "self") -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8)) ?? ""
         let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?
             .split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-        print("\(peakKiB * 1024) \(seconds)")
+        return peakKiB * 1024
     }
 
     /// A log of `completedEvents` events in transactions of 100, every one completed.

@@ -15,10 +15,52 @@ if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "--replay-pro
     try await ReplayMemory.probe(directory: CommandLine.arguments[2])
     exit(0)
 }
-let options = BenchOptions.parse(CommandLine.arguments.dropFirst(), program: "asched-bench", defaultRuns: 3)
-let (runs, directory, scale) = (options.runs, options.directory, options.scale)
+if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "--outage-probe" {
+    try await OutageRun.probe(directory: CommandLine.arguments[2])
+    exit(0)
+}
+if CommandLine.arguments.count == 4 && CommandLine.arguments[1] == "--outage-daemon", let port = Int(CommandLine.arguments[3]) {
+    try await OutageDaemon.run(directory: CommandLine.arguments[2], servicePort: port)
+    exit(0)
+}
 
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+// `--outage` and its options are taken out first; the rest are the common options.
+var outage: (backlog: Int, upPerRequest: Int)?
+var common: [String] = []
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--outage": outage = outage ?? (1_000_000, 5)
+    case "--events":
+        guard let count = arguments.popFirst().flatMap(Int.init), count >= 10_000 else { print("--events takes a count of at least 10000"); exit(2) }
+        outage = (count, outage?.upPerRequest ?? 5)
+    case "--up-events":
+        guard let count = arguments.popFirst().flatMap(Int.init), (0...9).contains(count) else { print("--up-events takes 0 to 9"); exit(2) }
+        outage = (outage?.backlog ?? 1_000_000, count)
+    case "--help", "-h":
+        print("""
+            asched-bench --outage [--events N] [--up-events K] [--runs N] [--directory PATH]
+              an outage and its catch-up, through the daemon in a child process: service "down"
+              answers 500 while 16 clients post batches of 10 events (~600 B) until N events are
+              queued for it (default 1000000; 3600000 is an hour at 1000 events/s), K of each
+              batch's 10 events going to service "up", which stays up (default 5); then a restart
+              (a fresh process opens the backlog) and the drain. Also drains a 10,000-event backlog,
+              for the linear catch-up ratio. Needs about 1.3 KB of disk per event of N.
+
+            """)
+        common.append(argument)
+    default: common.append(argument)
+    }
+}
+let options = BenchOptions.parse(common[...], program: "asched-bench", defaultRuns: 3)
+let (runs, directory, scale) = (options.runs, options.directory, options.scale)
+
+if let (backlog, upPerRequest) = outage {
+    try await OutageReport.run(directory: directory + "/outage", backlog: backlog, upPerRequest: upPerRequest, runs: runs)
+    exit(0)
+}
 
 var http: [EndToEnd.Result] = []
 for run in 1...runs {
