@@ -66,7 +66,8 @@ public actor AppServiceScheduler {
     }
 
     private func resume() {
-        for (id, service) in state.services where services[id] != nil {
+        // In id order, so a simulation's seed resumes services the same way every time.
+        for (id, service) in state.services.sorted(by: { $0.key < $1.key }) where services[id] != nil {
             if service.status == .down {
                 scheduleRetry(id, due: service.retryDue ?? clock.now)
             } else {
