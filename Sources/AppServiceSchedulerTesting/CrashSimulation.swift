@@ -9,11 +9,8 @@ import SegmentLogTesting
 /// crash it reopens the log and checks that no acknowledged item was lost; at the end it
 /// drains everything and checks the delivery invariants (``DeliveryCheck``).
 ///
-/// The seed fixes the workload, the faults and what each crash keeps, and the log's own work
-/// (group commits, segment preparation, compactions) runs inline on a `SimulatedLogExecutor`
-/// with a virtual clock, so no log thread's timing enters a run. The scheduler's own tasks
-/// (one send per service, retry timers) still run on Swift's global executor, so two services'
-/// sends may interleave differently between runs of a seed.
+/// The seed fixes the workload, the faults and what each crash keeps, so a failing seed replays
+/// the same scenario (thread timing inside the scheduler and the log may still differ).
 ///
 /// ```swift
 /// let report = try await CrashSimulation(seed: 42, steps: 300).run()
@@ -73,7 +70,7 @@ public struct CrashSimulation: Sendable {
             let service = Self.services.randomElement(using: &random)!.id
             switch Int.random(in: 0..<20, using: &random) {
             case 0..<11: await world.enqueue(to: service, ephemeral: Bool.random(using: &random), on: scheduler)
-            case 11, 12: world.advance(by: .milliseconds(Int64.random(in: 100...20_000, using: &random)))
+            case 11, 12: world.clock.advance(by: .milliseconds(Int64.random(in: 100...20_000, using: &random)))
             case 13: world.services.setDown(service, Bool.random(using: &random))
             case 14: try? await scheduler.forceRetry(service)
             case 15: if (try? await scheduler.compact()) != nil { compactions += 1 }

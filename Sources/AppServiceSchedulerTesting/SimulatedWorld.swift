@@ -8,8 +8,6 @@ final class SimulatedWorld: @unchecked Sendable {
     // @unchecked: used from the simulation's one task only.
     let disk = SimulatedFileSystem()
     let clock = ManualClock()
-    /// Runs the log's group commits, segment preparation and compactions inline, in order.
-    let logExecutor = SimulatedLogExecutor()
     let services: SimulatedApplicationService
     let configuration: SchedulerConfiguration
     private(set) var acknowledged: [String: [Int]] = [:]
@@ -24,7 +22,6 @@ final class SimulatedWorld: @unchecked Sendable {
         configuration.log.segmentSizeBytes = 1024
         configuration.log.preallocation = .allocate
         configuration.log.syncPolicy = syncPolicy
-        configuration.log.executor = logExecutor
         self.configuration = configuration
     }
 
@@ -82,22 +79,20 @@ final class SimulatedWorld: @unchecked Sendable {
         acknowledged[service + (batch.ephemeral.isEmpty ? "" : "/ephemeral"), default: []].append(number)
     }
 
-    /// Moves the scheduler's clock and the log's (which times `interval` syncs) together.
-    func advance(by duration: Duration) {
-        clock.advance(by: duration)
-        logExecutor.advance(by: duration)
-    }
-
     /// Moves time on until every service is UP with nothing pending or queued.
     func drain(_ scheduler: AppServiceScheduler, seed: UInt64, step: Int) async throws {
         let progress = EventCounter(await scheduler.events())
         for _ in 0..<10_000 {
-            let state = await scheduler.snapshot
-            if state.services.values.allSatisfy({ $0.status == .up && $0.pending.isEmpty && $0.queued.isEmpty }) { return }
+            // Counted before the state is read: progress made after the count but before the
+            // read is then either in the state or still to be counted, never missed.
             let seen = await progress.count
-            advance(by: .seconds(10))
+            if await scheduler.snapshot.services.values.allSatisfy({ $0.status == .up && $0.pending.isEmpty && $0.queued.isEmpty }) {
+                return
+            }
+            clock.advance(by: .seconds(10))
             guard await progress.waitForMore(than: seen) else {
                 let stopped = await scheduler.failureDescription.map { " (the scheduler stopped: \($0))" } ?? ""
+                let state = await scheduler.snapshot
                 throw CrashSimulation.Failure(seed: seed, step: step,
                                               message: "draining stalled\(stopped): \(state.services.sorted { $0.key < $1.key })")
             }
