@@ -70,6 +70,7 @@ struct CompactionWatch: LogHandler {
         case "compaction started":
             let segments = self.segments()
             listing.segments.withLock { $0 = segments }
+            OutageDaemon.say("compaction-started \(Date().timeIntervalSince1970)")
         case "compacted":
             let before = listing.segments.withLock { $0 }
             let after = segments()
@@ -78,7 +79,8 @@ struct CompactionWatch: LogHandler {
                 return sum + entry.value.bytes
             }
             let fields = event.metadata ?? [:]
-            OutageDaemon.say("compacted \(written) \(fields["bytes_before"] ?? "0") \(fields["bytes_after"] ?? "0") \(fields["segments"] ?? "0")")
+            OutageDaemon.say("compacted \(written) \(fields["bytes_before"] ?? "0") \(fields["bytes_after"] ?? "0") \(fields["segments"] ?? "0") "
+                             + "\(Date().timeIntervalSince1970)")
         case _ where event.level >= .error:
             FileHandle.standardError.write(Data("outage daemon: \(event.message) \(event.metadata ?? [:])\n".utf8))
         default:

@@ -19,7 +19,14 @@ enum OutageReport {
             FileHandle.standardError.write(Data((line(result) + "\n").utf8))
             large.append(result)
         }
+        FileHandle.standardError.write(Data("restart with \(backlog) single-event records queued\n".utf8))
+        let single = try await OutageRun.singleEventBacklog(directory: directory + "/single", events: backlog)
         print(table(large: large, small: small, upPerRequest: upPerRequest, runs: runs))
+        print("| restart, worst case for memory: a backlog of \(single.items) records of one event each (written straight "
+              + "to the log), opened by a fresh process | peak RSS \(single.peakRSS >> 20) MiB, open in \(format(single.openSeconds)) s; "
+              + "log \(mib(single.logBytes)) MiB; checkpoint \(mib(single.checkpointBytes)) MiB "
+              + "(\(format(Double(single.checkpointBytes) / Double(single.items), 1)) B per queued event) | < 256 MiB: "
+              + (single.peakRSS < 256 << 20 ? "**met**" : "**not met**") + " |")
     }
 
     /// One run's figures, for the progress output.
@@ -27,6 +34,7 @@ enum OutageReport {
         "  enqueue \(Int(result.enqueueRate))/s; RSS outage \(result.outagePeakRSS >> 20) MiB, restart \(result.restart.peakRSS >> 20) MiB, "
             + "catch-up \(result.catchUpPeakRSS >> 20) MiB; drain \(Int(result.drainRate))/s in \(format(result.drainSeconds)) s "
             + "(\(result.fullTransactions)/\(result.transactions) full); compaction \(result.outageCompactions.count)+\(result.drainCompactions.count) "
+            + "(unfinished at stop: \(result.outageCompactions.unfinished)+\(result.drainCompactions.unfinished)) "
             + "wrote \(mib(result.outageCompactions.written + result.drainCompactions.written)) MiB, WA \(format(result.writeAmplification, 3)); "
             + "log \(mib(result.restart.logBytes)) MiB, live \(mib(result.restart.liveBytes)) MiB, after the drain \(mib(result.logBytesAfterDrain)) MiB; "
             + "first 10k at \(Int(result.firstTenThousandRate ?? 0))/s; by tenths of the drain "
@@ -80,7 +88,7 @@ enum OutageReport {
                 + first.drainCurve.map { "\(Int($0 / 1000))k" }.joined(separator: ", ") + " events/s: last / first tenth "
                 + "\(format(middle(large.map { ($0.drainCurve.last ?? 0) / ($0.drainCurve.first ?? 1) }), 2))x | flat: O(items taken), not O(backlog) |",
             "| bytes written by compaction (compacted segments) | \(mibs(middle(large.map { Double($0.outageCompactions.written) }))) "
-                + "in the outage (\(first.outageCompactions.count) compactions), "
+                + "in the outage (\(first.outageCompactions.count) compactions, \(first.outageCompactions.unfinished) unfinished at its end), "
                 + "\(mibs(middle(large.map { Double($0.drainCompactions.written) }))) in the drain "
                 + "(\(first.drainCompactions.count) compactions) | |",
             "| write amplification (compaction bytes / \(mibs(middle(large.map { Double($0.ingestedBytes) }))) appended) | "

@@ -27,10 +27,14 @@ struct OutageRun {
         /// Bytes the log shrank by (each report's `bytesBefore - bytesAfter`).
         var reclaimed = 0
         var segmentsReplaced = 0
+        /// Compactions that started and had not ended when the daemon stopped.
+        var unfinished = 0
 
         init(lines: [String]) {
+            unfinished = lines.filter { $0.hasPrefix("compaction-started ") }.count
+                - lines.filter { $0.hasPrefix("compacted ") }.count
             for line in lines where line.hasPrefix("compacted ") {
-                let fields = line.split(separator: " ").dropFirst().compactMap { Int($0) }
+                let fields = line.split(separator: " ").dropFirst().prefix(4).compactMap { Int($0) }
                 guard fields.count == 4 else { continue }
                 count += 1
                 written += fields[0]
@@ -255,6 +259,33 @@ struct OutageRun {
     }
 
     // MARK: - The restart probe
+
+    /// The restart's memory in the worst case for the state: a backlog of `events` records of one
+    /// event each (an enqueue per event), written straight to the log, then opened by the probe.
+    static func singleEventBacklog(directory: String, events: Int) async throws -> Probe {
+        try? FileManager.default.removeItem(atPath: directory)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = SegmentLog.Configuration()
+        configuration.syncPolicy = .never
+        configuration.preallocation = .none
+        let log = try SegmentLog.open(directory: directory, configuration: configuration)
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        // One event for every record: each record is compressed alone, so it still costs ~600 B.
+        let padding = String((0..<480).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Character(UnicodeScalar(UInt8(97 + (state >> 59))))
+        })
+        let event = Array(("{\"type\":\"m.room.message\",\"sender\":\"@down_0:bench.example\",\"room_id\":\"!room0:bench.example\","
+            + "\"content\":{\"msgtype\":\"m.text\",\"body\":\"\(padding)\"}}").utf8)
+        for start in stride(from: 0, to: events, by: 1000) {
+            let records = (start..<min(start + 1000, events)).map { _ in
+                SchedulerRecord.enqueued(service: "down", items: EventBatch(events: [event]), at: .epoch).logEntry
+            }
+            _ = try await log.append(contentsOf: records)
+        }
+        try await log.close()
+        return try runProbe(directory: directory)
+    }
 
     /// Runs `asched-bench --outage-probe DIR` and reads its line.
     static func runProbe(directory: String) throws -> Probe {
