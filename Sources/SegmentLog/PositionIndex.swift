@@ -26,6 +26,8 @@ final class PositionIndex: Sendable {
     static let strideBytes = 16 << 10
     /// How much one read takes in: a stride and a typical frame.
     static let windowBytes = 32 << 10
+    /// Fresh listings a lookup tries before it reports a miss.
+    static let listingRetriesMax = 3
 
     private struct State {
         var segments: [Segment]?
@@ -59,9 +61,11 @@ final class PositionIndex: Sendable {
         var records: [LogRecord] = []
         records.reserveCapacity(positions.count)
         var remaining = positions[...]
-        var retried = false
+        // A compaction running beside the reader renames and deletes segments; each of its steps
+        // can stale the listing once, so a miss is retried on a fresh listing a few times.
+        var retries = 0
         while let first = remaining.first {
-            let (segments, generation) = try retried ? reload() : cachedSegments()
+            let (segments, generation) = try retries > 0 ? reload() : cachedSegments()
             let outcome: Lookup
             if let index = Self.segmentIndex(containing: first, in: segments) {
                 let end = index + 1 < segments.count ? segments[index + 1].header.firstPosition : nil
@@ -74,12 +78,12 @@ final class PositionIndex: Sendable {
                 assert(zip(found, remaining).allSatisfy { $0.position == $1 })
                 records += found
                 remaining = remaining.dropFirst(found.count)
-                retried = false
+                retries = 0
                 continue
             }
-            // A miss may come from a listing or offsets gone stale: re-list once, then report it.
-            guard retried else {
-                retried = true
+            // A miss may come from a listing or offsets gone stale: re-list, then report it.
+            guard retries == Self.listingRetriesMax else {
+                retries += 1
                 continue
             }
             switch outcome {
@@ -107,8 +111,17 @@ final class PositionIndex: Sendable {
     }
 
     private func reload() throws -> ([Segment], Int) {
-        let segments = try SegmentFile.list(in: directory, fileSystem: fileSystem).map {
-            Segment(file: $0, header: try $0.readHeader(fileSystem: fileSystem))
+        var segments: [Segment] = []
+        for attempt in 1...Self.listingRetriesMax {
+            do {
+                segments = try SegmentFile.list(in: directory, fileSystem: fileSystem).map {
+                    Segment(file: $0, header: try $0.readHeader(fileSystem: fileSystem))
+                }
+                break
+            } catch let error as SegmentLogError where attempt < Self.listingRetriesMax && error.isMissingFile {
+                // A compaction deleted a listed segment before its header was read: list again.
+                continue
+            }
         }
         return state.withLock { state in
             state.generation += 1

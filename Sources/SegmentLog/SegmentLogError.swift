@@ -33,6 +33,12 @@ public enum SegmentLogError: Error, Sendable, Equatable, CustomStringConvertible
     case noRecord(position: LogPosition, reason: String)
 
     /// What went wrong, naming the file (and offset) involved, and what to do.
+    /// Whether this is a file or directory that was not there (`ENOENT`).
+    var isMissingFile: Bool {
+        if case .io(_, _, let code) = self { return code == ENOENT }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .io(let operation, let path, let code):
