@@ -24,6 +24,7 @@ extension AppServiceScheduler {
         if !state.services[service]!.pending.isEmpty { return startSend(service) }
         guard decide([.serviceUp(service: service)]) != nil else { return }
         emit(.up(service: service))
+        if !state.services[service]!.queued.isEmpty { drainingBacklogs.insert(service) }
         pump(service)
     }
 
@@ -108,6 +109,10 @@ extension AppServiceScheduler {
                       .transactionCompleted(service: service, id: transaction.id)]) != nil else { return }
         bodies[service] = nil
         emit(.completed(service: service, transaction: transaction.id))
+        if drainingBacklogs.contains(service), state.services[service]!.queued.isEmpty {
+            drainingBacklogs.remove(service)
+            compactIfDue(afterDrain: true)
+        }
         // Recovering: straight on to the next pending transaction, not after another backoff.
         if state.services[service]!.status == .down { return recoverNext(service) }
         pump(service)

@@ -34,6 +34,9 @@ public actor AppServiceScheduler {
     /// Whether a compaction is running, and the log's segment count when the last one started.
     private var compacting = false
     private var segmentsAtLastCompaction = 0
+    /// Services that came back UP with a backlog: once one has sent it all, the log is compacted
+    /// without waiting for more segments, so the space the backlog took comes back at once.
+    var drainingBacklogs: Set<String> = []
 
     private init(log: SegmentLog, services: [ServiceDescriptor], transport: any Transport, clock: any SchedulerClock,
                  configuration: SchedulerConfiguration, state: SchedulerState) {
@@ -175,10 +178,12 @@ public actor AppServiceScheduler {
         return report
     }
 
-    /// Starts a compaction in the background when the policy says it is due.
-    private func compactIfDue() {
-        guard let threshold = configuration.compactAfterSealedSegments, !compacting, failure == nil,
-              log.statistics.segmentsCreated - segmentsAtLastCompaction >= threshold else { return }
+    /// Starts a compaction in the background when the policy says it is due: enough segments
+    /// sealed since the last one, or (`afterDrain`) a backlog delivered since then.
+    func compactIfDue(afterDrain: Bool = false) {
+        guard let threshold = configuration.compactAfterSealedSegments, !compacting, failure == nil else { return }
+        let sealed = log.statistics.segmentsCreated - segmentsAtLastCompaction
+        guard sealed >= threshold || afterDrain && sealed > 0 else { return }
         Task {
             do {
                 _ = try await self.compact()
