@@ -30,7 +30,7 @@ extension AppServiceScheduler {
 
     /// Arms `service`'s retry for `due`, replacing any earlier timer.
     func scheduleRetry(_ service: String, due: SchedulerInstant) {
-        recoverer.arm(service, due: due, clock: clock) { generation in
+        recoverer.arm(service, due: due, clock: clock, executor: configuration.taskExecutor) { generation in
             await self.retryFired(service, generation: generation)
         }
     }
@@ -56,7 +56,7 @@ extension AppServiceScheduler {
         guard let pending = decide([.sendStarted(service: service, id: transaction.id, attempt: attempt)]) else { return }
         sends.begin(service)
         let transport = transport
-        Task {
+        Task(executorPreference: configuration.taskExecutor) {
             let outgoing: OutgoingTransaction
             do {
                 try await pending.durable()
@@ -67,12 +67,12 @@ extension AppServiceScheduler {
                 // items can be read back from the log.
                 outgoing = try await self.outgoing(transaction, of: service, attempt: attempt)
             } catch {
-                self.sendAbandoned(service, because: error)
+                await self.sendAbandoned(service, because: error)
                 return
             }
-            self.emit(.sending(service: service, transaction: outgoing.id, attempt: attempt))
+            await self.emit(.sending(service: service, transaction: outgoing.id, attempt: attempt))
             let outcome = await transport.send(outgoing)
-            self.finishSend(outgoing, outcome)
+            await self.finishSend(outgoing, outcome)
         }
     }
 

@@ -130,9 +130,19 @@ public actor AppServiceScheduler {
     public var snapshot: SchedulerState { state }
 
     /// The items `runs` of a service's state point to (its queue, or a pending transaction's
-    /// items), read back from the log.
+    /// items), read back from the log. Runs from an older ``snapshot`` may name records that
+    /// have since been delivered and compacted away; ``queuedAndPendingItems()`` reads the
+    /// current state's.
     public func items(_ runs: ItemRuns) throws -> EventBatch {
         try itemReader.items(runs)
+    }
+
+    /// Every service's queued items and each pending transaction's, read back from the log in
+    /// one step with the state that points to them (queue first, then pending, oldest first).
+    public func queuedAndPendingItems() throws -> [String: [EventBatch]] {
+        try state.services.mapValues { service in
+            try ([service.queued] + service.pending.map(\.items)).map { try itemReader.items($0) }
+        }
     }
 
     /// Why the scheduler stopped taking work (its log failed, or it was closed); nil while it runs.
@@ -146,7 +156,8 @@ public actor AppServiceScheduler {
         let (stream, continuation) = AsyncStream<SchedulerEvent>.makeStream()
         let id = UUID()
         observers[id] = continuation
-        continuation.onTermination = { _ in Task { await self.removeObserver(id) } }
+        let executor = configuration.taskExecutor
+        continuation.onTermination = { _ in Task(executorPreference: executor) { await self.removeObserver(id) } }
         return stream
     }
 
@@ -184,11 +195,11 @@ public actor AppServiceScheduler {
         guard let threshold = configuration.compactAfterSealedSegments, !compacting, failure == nil else { return }
         let sealed = log.statistics.segmentsCreated - segmentsAtLastCompaction
         guard sealed >= threshold || afterDrain && sealed > 0 else { return }
-        Task {
+        Task(executorPreference: configuration.taskExecutor) {
             do {
                 _ = try await self.compact()
             } catch {
-                self.emit(.compactionFailed(reason: "\(error)"))
+                await self.emit(.compactionFailed(reason: "\(error)"))
             }
         }
     }

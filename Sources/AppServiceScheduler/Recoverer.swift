@@ -8,12 +8,12 @@ struct Recoverer {
 
     /// Arms `service`'s retry for `due`, replacing any earlier timer; `fire` receives the
     /// generation to claim when the time comes.
-    mutating func arm(_ service: String, due: SchedulerInstant, clock: any SchedulerClock,
+    mutating func arm(_ service: String, due: SchedulerInstant, clock: any SchedulerClock, executor: (any TaskExecutor)?,
                       fire: @escaping @Sendable (UInt64) async -> Void) {
         cancel(service)
         generations += 1
         let generation = generations
-        let task = Task {
+        let task = Task(executorPreference: executor) {
             do {
                 try await clock.sleep(until: due)
             } catch {

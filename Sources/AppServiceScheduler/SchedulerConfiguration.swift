@@ -21,6 +21,10 @@ public struct SchedulerConfiguration: Sendable {
     /// ``SchedulerError/diskSpaceLow(availableBytes:floorBytes:directory:)``, so the records
     /// that deliver and compact the backlog still find room.
     public var availableBytesMin = 64 << 20
+    /// Where the scheduler's own tasks (sends, retry timers, background compactions) run; nil
+    /// for Swift's global executor. A simulation passes one serial executor for everything (with
+    /// the log's `executor` simulated too), so a seed replays the same interleaving every time.
+    public var taskExecutor: (any TaskExecutor)?
     /// The log's settings (segment size, sync policy, compression, file system).
     public var log = SegmentLog.Configuration()
     /// Called with each record's position and the state right after it is applied, live and

@@ -8,6 +8,11 @@ final class SimulatedWorld: @unchecked Sendable {
     // @unchecked: used from the simulation's one task only.
     let disk = SimulatedFileSystem()
     let clock = ManualClock()
+    /// Runs the log's group commits, segment preparation and compactions inline, in order, on a
+    /// virtual clock: no log thread's timing enters a run.
+    let logExecutor = SimulatedLogExecutor()
+    /// Runs every task of the run, the scheduler's included, on one thread in a fixed order.
+    let executor = SerialTaskExecutor()
     let services: SimulatedApplicationService
     let configuration: SchedulerConfiguration
     private(set) var acknowledged: [String: [Int]] = [:]
@@ -19,9 +24,13 @@ final class SimulatedWorld: @unchecked Sendable {
         configuration.limits = TransactionLimits(eventsMax: 4, ephemeralMax: 3, toDeviceMax: 1)
         configuration.backoff = BackoffPolicy(initial: .seconds(1), maximum: .seconds(8))
         configuration.compactAfterSealedSegments = 2
+        // No read-ahead window: every body, and every check below, reads the items from the log.
+        configuration.readAheadBytesMax = 0
         configuration.log.segmentSizeBytes = 1024
         configuration.log.preallocation = .allocate
         configuration.log.syncPolicy = syncPolicy
+        configuration.log.executor = logExecutor
+        configuration.taskExecutor = executor
         self.configuration = configuration
     }
 
@@ -44,23 +53,20 @@ final class SimulatedWorld: @unchecked Sendable {
         } catch {
             throw CrashSimulation.Failure(seed: seed, step: step, message: "the log does not reopen after a crash: \(error)")
         }
-        let state = await scheduler.snapshot
+        let stored: [String: [EventBatch]]
+        do {
+            stored = try await scheduler.queuedAndPendingItems()
+        } catch {
+            throw CrashSimulation.Failure(seed: seed, step: step, message: "items unreadable after a crash: \(error)")
+        }
         let delivered = services.received.filter(\.delivered)
         for (key, numbers) in acknowledged {
             let service = String(key.split(separator: "/")[0])
             let ephemeral = key.hasSuffix("/ephemeral")
             var present = Set(delivered.filter { $0.transaction.service == service }
                 .flatMap { DeliveryCheck.numbers(in: $0.transaction.body, field: ephemeral ? "ephemeral" : "events") })
-            if let serviceState = state.services[service] {
-                for runs in [serviceState.queued] + serviceState.pending.map(\.items) {
-                    let batch: EventBatch
-                    do {
-                        batch = try await scheduler.items(runs)
-                    } catch {
-                        throw CrashSimulation.Failure(seed: seed, step: step, message: "\(key) items unreadable after a crash: \(error)")
-                    }
-                    present.formUnion((ephemeral ? batch.ephemeral : batch.events).compactMap(DeliveryCheck.number(of:)))
-                }
+            for batch in stored[service] ?? [] {
+                present.formUnion((ephemeral ? batch.ephemeral : batch.events).compactMap(DeliveryCheck.number(of:)))
             }
             let lost = Set(numbers).subtracting(present)
             guard lost.isEmpty || configuration.log.syncPolicy != .always else {
@@ -79,9 +85,15 @@ final class SimulatedWorld: @unchecked Sendable {
         acknowledged[service + (batch.ephemeral.isEmpty ? "" : "/ephemeral"), default: []].append(number)
     }
 
+    /// Moves the scheduler's clock and the log's (which times `interval` syncs) together.
+    func advance(by duration: Duration) {
+        clock.advance(by: duration)
+        logExecutor.advance(by: duration)
+    }
+
     /// Moves time on until every service is UP with nothing pending or queued.
     func drain(_ scheduler: AppServiceScheduler, seed: UInt64, step: Int) async throws {
-        let progress = EventCounter(await scheduler.events())
+        let progress = EventCounter(await scheduler.events(), executor: executor)
         for _ in 0..<10_000 {
             // Counted before the state is read: progress made after the count but before the
             // read is then either in the state or still to be counted, never missed.
@@ -89,7 +101,7 @@ final class SimulatedWorld: @unchecked Sendable {
             if await scheduler.snapshot.services.values.allSatisfy({ $0.status == .up && $0.pending.isEmpty && $0.queued.isEmpty }) {
                 return
             }
-            clock.advance(by: .seconds(10))
+            advance(by: .seconds(10))
             guard await progress.waitForMore(than: seen) else {
                 let stopped = await scheduler.failureDescription.map { " (the scheduler stopped: \($0))" } ?? ""
                 let state = await scheduler.snapshot
@@ -107,8 +119,8 @@ actor EventCounter {
     private(set) var count = 0
     private var waiter: CheckedContinuation<Void, Never>?
 
-    init(_ events: AsyncStream<SchedulerEvent>) {
-        Task { [weak self] in
+    init(_ events: AsyncStream<SchedulerEvent>, executor: any TaskExecutor) {
+        Task(executorPreference: executor) { [weak self] in
             for await _ in events { await self?.increment() }
         }
     }

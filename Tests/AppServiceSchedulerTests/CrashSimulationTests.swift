@@ -27,4 +27,16 @@ import Testing
             Issue.record("\(failure)")
         }
     }
+
+    /// Nothing but the seed decides a run: the same seed twice gives the same transactions,
+    /// attempts and bodies in the same order, crashes and compactions included.
+    @Test(arguments: [3, 17, 42, 99])
+    func aSeedReplaysExactly(seed: UInt64) async throws {
+        let first = try await CrashSimulation(seed: seed, steps: 300).run()
+        let second = try await CrashSimulation(seed: seed, steps: 300).run()
+        #expect(first.trace.count > 10 && first.crashes > 0, "seed \(seed) exercises too little: \(first)")
+        #expect(first.trace == second.trace,
+                "seed \(seed): the runs differ from transaction \(zip(first.trace, second.trace).prefix { $0 == $1 }.count)")
+        #expect(first.crashes == second.crashes && first.compactions == second.compactions)
+    }
 }

@@ -9,7 +9,10 @@ import Testing
     func failedSyncOrWriteStopsTheWriter(fault: SimulatedFileSystem.Fault) async throws {
         let directory = TestDirectory(.simulated)
         let disk = try #require(directory.simulated)
-        let log = try directory.open()
+        // No background preparation of the next segment: its writes could take the fault first.
+        var configuration = directory.configuration()
+        configuration.preallocation = .none
+        let log = try SegmentLog.open(directory: directory.path, configuration: configuration)
         let first = try await log.append(type: 1, payload: Array("kept".utf8))
         disk.inject(fault)
         let failed = await #expect(throws: SegmentLogError.self) { try await log.append(type: 1, payload: Array("lost".utf8)) }
