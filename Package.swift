@@ -1,7 +1,7 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-// No unsafeFlags anywhere: SwiftPM refuses them in a versioned dependency, so they would make the
+// No unsafe build flags anywhere: SwiftPM refuses them in a versioned dependency, so they would make the
 // library impossible to embed. Warning control is safe: SwiftPM applies it only when this package
 // is built as the root, so the strictness is ours and costs consumers nothing.
 let strictSettings: [SwiftSetting] = [
