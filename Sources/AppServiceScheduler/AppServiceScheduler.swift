@@ -2,7 +2,8 @@ import Foundation
 import SegmentLog
 
 /// A durable scheduler that delivers events to application services in numbered
-/// transactions, as Synapse does, with every decision a record in a ``SegmentLog``.
+/// transactions, as Synapse does, with every decision a record in a ``RecordStore`` (by default
+/// the embedded ``SegmentLog``).
 ///
 /// Per service, at most one transaction is in flight; items that arrive meanwhile form the
 /// next one. A failed send marks the service DOWN and the recoverer retries the oldest pending
@@ -16,7 +17,7 @@ import SegmentLog
 /// let position = try await scheduler.enqueue(EventBatch(events: [eventJSON]), for: "bridge")
 /// ```
 public actor AppServiceScheduler {
-    let log: SegmentLog
+    let log: any RecordStore
     let services: [String: ServiceDescriptor]
     let transport: any Transport
     let clock: any SchedulerClock
@@ -38,7 +39,7 @@ public actor AppServiceScheduler {
     /// without waiting for more segments, so the space the backlog took comes back at once.
     var drainingBacklogs: Set<String> = []
 
-    private init(log: SegmentLog, services: [ServiceDescriptor], transport: any Transport, clock: any SchedulerClock,
+    private init(log: any RecordStore, services: [ServiceDescriptor], transport: any Transport, clock: any SchedulerClock,
                  configuration: SchedulerConfiguration, state: SchedulerState) {
         self.log = log
         self.services = Dictionary(uniqueKeysWithValues: services.map { ($0.id, $0) })
@@ -226,14 +227,14 @@ public actor AppServiceScheduler {
     /// Throws ``SchedulerError/batchTooLarge(service:bytes:max:)``, naming the service whose
     /// record is over the log's limit, having written and changed nothing. Any other refusal of
     /// the log stops the scheduler (see ``stop(because:)``) before it is thrown.
-    func record(_ records: [SchedulerRecord]) throws -> PendingAppend {
+    func record(_ records: [SchedulerRecord]) throws -> any DurableAppend {
         let entries = records.map(\.logEntry)
         if let oversized = entries.firstIndex(where: { $0.payload.count > log.recordBytesMax }) {
             // Bad input, not a broken log: nothing was written, and the scheduler goes on.
             throw SchedulerError.batchTooLarge(service: records[oversized].service,
                                                bytes: entries[oversized].payload.count, max: log.recordBytesMax)
         }
-        let pending: PendingAppend
+        let pending: any DurableAppend
         do {
             pending = try log.beginAppend(contentsOf: entries)
         } catch {
@@ -256,7 +257,7 @@ public actor AppServiceScheduler {
 
     /// Records a decision of the scheduler's own (not the caller's input). Returns nil when the
     /// log refused it: the scheduler has then stopped, and the caller has nothing left to do.
-    func decide(_ records: [SchedulerRecord]) -> PendingAppend? {
+    func decide(_ records: [SchedulerRecord]) -> (any DurableAppend)? {
         do {
             return try record(records)
         } catch {
@@ -277,11 +278,11 @@ public actor AppServiceScheduler {
         let available = (try? log.availableBytes()) ?? .max
         if available < configuration.availableBytesMin {
             throw SchedulerError.diskSpaceLow(availableBytes: available, floorBytes: configuration.availableBytesMin,
-                                              directory: log.directory)
+                                              directory: log.location)
         }
     }
 
-    private func waitDurable(_ pending: PendingAppend) async throws {
+    private func waitDurable(_ pending: any DurableAppend) async throws {
         do {
             try await pending.durable()
         } catch {

@@ -5,15 +5,15 @@ import SegmentLog
 ///
 /// Recently enqueued records are kept in a bounded window (``SchedulerConfiguration/readAheadBytesMax``),
 /// so a service that keeps up never reads the log; a backlog's records are read from the log a
-/// transaction at a time, in one ascending pass (``SegmentLog/records(at:)``).
+/// transaction at a time, in one ascending pass (``RecordStore/records(at:)``).
 struct ItemReader {
-    private let log: SegmentLog
+    private let log: any RecordStore
     private let windowBytesMax: Int
     private var window: [LogPosition: EventBatch] = [:]
     private var windowOrder = Deque<(position: LogPosition, bytes: Int)>()
     private var windowBytes = 0
 
-    init(log: SegmentLog, windowBytesMax: Int) {
+    init(log: any RecordStore, windowBytesMax: Int) {
         precondition(windowBytesMax >= 0)
         self.log = log
         self.windowBytesMax = windowBytesMax
