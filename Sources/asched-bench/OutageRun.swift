@@ -289,16 +289,7 @@ struct OutageRun {
 
     /// Runs `asched-bench --outage-probe DIR` and reads its line.
     static func runProbe(directory: String) throws -> Probe {
-        let probe = Process()
-        probe.executableURL = try ownExecutable()
-        probe.arguments = ["--outage-probe", directory]
-        let output = Pipe()
-        probe.standardOutput = output
-        try probe.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        probe.waitUntilExit()
-        let fields = text.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
-        guard probe.terminationStatus == 0, fields.count == 6 else { throw Failure(description: "outage probe said: \(text)") }
+        let fields = try ChildProbe.numbers(["--outage-probe", directory], count: 6)
         return Probe(peakRSS: Int(fields[0]), openSeconds: fields[1], items: Int(fields[2]), liveBytes: Int(fields[3]),
                      logBytes: Int(fields[4]), checkpointBytes: Int(fields[5]))
     }
@@ -332,9 +323,6 @@ struct OutageRun {
         print("\(peak) \(seconds) \(items) \(liveBytes) \(logBytes) \(checkpointBytes)")
     }
 
-    static func ownExecutable() throws -> URL {
-        URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-    }
 }
 
 /// The daemon's HTTP API, as the operator's tools call it.
@@ -380,7 +368,7 @@ struct DaemonProcess {
 
     static func start(directory: String, servicePort: Int) async throws -> DaemonProcess {
         let process = Process()
-        process.executableURL = try OutageRun.ownExecutable()
+        process.executableURL = try ChildProbe.ownExecutable()
         process.arguments = ["--outage-daemon", directory, String(servicePort)]
         let pipe = Pipe()
         process.standardOutput = pipe

@@ -24,21 +24,8 @@ struct ReplayMemory {
     func run() async throws -> Result {
         try? FileManager.default.removeItem(atPath: directory)
         try await write()
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        probe.arguments = ["--replay-probe", directory]
-        let output = Pipe()
-        probe.standardOutput = output
-        try probe.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        probe.waitUntilExit()
-        let fields = text.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        guard probe.terminationStatus == 0, fields.count == 2 else { throw ProbeError(output: text) }
+        let fields = try ChildProbe.numbers(["--replay-probe", directory], count: 2)
         return Result(events: completedEvents, peakBytes: Int(fields[0]), seconds: fields[1])
-    }
-
-    struct ProbeError: Error {
-        let output: String
     }
 
     /// The probe: opens (replays) the scheduler on `directory`; prints peak RSS bytes and seconds.
