@@ -35,6 +35,9 @@ public actor AppServiceScheduler {
     /// Whether a compaction is running, and the log's segment count when the last one started.
     private var compacting = false
     private var segmentsAtLastCompaction = 0
+    /// The device's free space when last asked, so an enqueue costs no `statvfs` while there is
+    /// plenty.
+    private var lastFreeSpace: (at: SchedulerInstant, bytes: Int)?
     /// Services that came back UP with a backlog: once one has sent it all, the log is compacted
     /// without waiting for more segments, so the space the backlog took comes back at once.
     var drainingBacklogs: Set<String> = []
@@ -274,8 +277,16 @@ public actor AppServiceScheduler {
         if let budget = configuration.logBytesMax, logBytes >= budget {
             throw SchedulerError.logBudgetExceeded(logBytes: logBytes, budgetBytes: budget)
         }
-        // A device that cannot say (statvfs failed) is not refused here: the writer reports real trouble.
-        let available = (try? log.availableBytes()) ?? .max
+        let now = clock.now
+        let available: Int
+        if let last = lastFreeSpace, last.at.duration(to: now) < .seconds(1),
+           last.bytes / 2 >= configuration.availableBytesMin {
+            available = last.bytes
+        } else {
+            // A device that cannot say (statvfs failed) is not refused here: the writer reports real trouble.
+            available = (try? log.availableBytes()) ?? .max
+            lastFreeSpace = (now, available)
+        }
         if available < configuration.availableBytesMin {
             throw SchedulerError.diskSpaceLow(availableBytes: available, floorBytes: configuration.availableBytesMin,
                                               directory: log.location)

@@ -30,11 +30,7 @@ public struct ItemRuns: Sendable, Equatable {
 
     /// The positions of every record the runs read from, ascending, each once.
     public var positions: [LogPosition] {
-        var positions = runs.flatMap { $0.map(\.position) }
-        positions.sort()
-        return positions.reduce(into: []) { unique, position in
-            if unique.last != position { unique.append(position) }
-        }
+        Set(runs.flatMap { $0.map(\.position) }).sorted()
     }
 
     /// Adds `run` after the runs of `kind`.

@@ -14,21 +14,18 @@ package struct SchedulerCheckpoint {
 
     package init(of state: SchedulerState) {
         var records: [SchedulerRecord] = []
-        var live: [LogPosition] = []
+        var live: Set<LogPosition> = []
         for (id, service) in state.services.sorted(by: { $0.key < $1.key }) {
             var chunks = Self.chunks(of: service.queued)
             var head = service
             head.queued = chunks.removeFirst()
             records.append(.checkpoint(service: id, state: head))
             records += chunks.map { .queueContinued(service: id, runs: $0) }
-            live += service.queued.positions
-            for transaction in service.pending { live += transaction.items.positions }
+            live.formUnion(service.queued.positions)
+            for transaction in service.pending { live.formUnion(transaction.items.positions) }
         }
-        live.sort()
         self.records = records
-        self.livePositions = live.reduce(into: []) { unique, position in
-            if unique.last != position { unique.append(position) }
-        }
+        self.livePositions = live.sorted()
     }
 
     /// `queue` split into runs of at most ``runsPerRecordMax`` each, in order; one empty chunk

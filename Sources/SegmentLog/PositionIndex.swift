@@ -81,8 +81,14 @@ final class PositionIndex: Sendable {
                 retries = 0
                 continue
             }
-            // A miss may come from a listing or offsets gone stale: re-list, then report it.
-            guard retries == Self.listingRetriesMax else {
+            // A miss or a vanished file may come from a listing or offsets gone stale: re-list,
+            // then report it. Damage is reported at once.
+            let stale: Bool
+            switch outcome {
+            case .found, .absent: stale = true
+            case .failed(let error): stale = (error as? SegmentLogError)?.isMissingFile ?? false
+            }
+            guard !stale || retries == Self.listingRetriesMax else {
                 retries += 1
                 continue
             }
@@ -172,7 +178,6 @@ final class PositionIndex: Sendable {
         }
     }
 
-    /// Scans the segment's frames from the closest remembered one to `position`.
     /// Reads `positions`, all in `segment`, scanning its frames from the closest remembered one
     /// to the first of them.
     private func find(_ positions: ArraySlice<LogPosition>, in segment: Segment, generation: Int) -> Lookup {

@@ -1,5 +1,3 @@
-import Foundation
-import Glibc
 import Synchronization
 
 // Compaction's crash protocol, all of it in this file.
@@ -93,7 +91,7 @@ extension SegmentLog {
 
     /// Steps 1–7, in order.
     private func compactNow(before floor: LogPosition, keeping live: [LogPosition]) throws -> CompactionReport? {
-        let started = ContinuousClock.now
+        let started = configuration.executor.now()
         let fileSystem = configuration.fileSystem
         let candidates = try candidateSegments(below: floor)
         guard !candidates.isEmpty else { return nil }
@@ -129,7 +127,7 @@ extension SegmentLog {
         // The deletions need not survive a crash (replaced segments are ignored, then removed at
         // open), but syncing them returns the space for good.
         if deleted { try fileSystem.synchronizeDirectory(at: directory) }
-        report.duration = ContinuousClock.now - started
+        report.duration = configuration.executor.now() - started
         return report
     }
 

@@ -134,7 +134,7 @@ public final class SegmentLog: Sendable {
     /// ```
     public func record(at position: LogPosition) throws -> LogRecord {
         guard position.rawValue >= 1, position <= lastPosition else {
-            throw SegmentLogError.noRecord(position: position, reason: "the log's records run from 1 to \(lastPosition)")
+            throw SegmentLogError.noRecord(position: position, reason: "the log in \(directory) runs from 1 to \(lastPosition), replayed from \(replayFloor)")
         }
         return try positionIndex.records(at: [position])[0]
     }
@@ -147,7 +147,7 @@ public final class SegmentLog: Sendable {
         guard let last = positions.last else { return [] }
         guard positions[0].rawValue >= 1, last <= lastPosition else {
             let outside = positions[0].rawValue >= 1 ? last : positions[0]
-            throw SegmentLogError.noRecord(position: outside, reason: "the log's records run from 1 to \(lastPosition)")
+            throw SegmentLogError.noRecord(position: outside, reason: "the log in \(directory) runs from 1 to \(lastPosition), replayed from \(replayFloor)")
         }
         return try positionIndex.records(at: positions)
     }

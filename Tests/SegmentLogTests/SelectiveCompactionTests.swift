@@ -154,7 +154,7 @@ import Testing
         #expect(everyThirdRead.map(\.payload) == everyThird.map { payloads[$0]! })
         let reader = try LogReader(directory: directory.path, fileSystem: directory.fileSystem)
         #expect(try reader.record(at: LogPosition(rawValue: 42)).payload == payloads[LogPosition(rawValue: 42)])
-        #expect(throws: SegmentLogError.noRecord(position: last.next, reason: "the log's records run from 1 to \(last)")) {
+        #expect(throws: SegmentLogError.noRecord(position: last.next, reason: "the log in \(directory.path) runs from 1 to \(last), replayed from \(log.replayFloor)")) {
             try log.record(at: last.next)
         }
         #expect(throws: SegmentLogError.self) { try log.record(at: .start) }
