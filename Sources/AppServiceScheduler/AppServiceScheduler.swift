@@ -41,6 +41,8 @@ public actor AppServiceScheduler {
     /// Services that came back UP with a backlog: once one has sent it all, the log is compacted
     /// without waiting for more segments, so the space the backlog took comes back at once.
     var drainingBacklogs: Set<String> = []
+    /// Relayed transactions appended and not yet durable, so a retry of one is answered only once it is.
+    var relaysAwaitingDurability: [RelayKey: any DurableAppend] = [:]
 
     private init(log: any RecordStore, services: [ServiceDescriptor], transport: any Transport, clock: any SchedulerClock,
                  configuration: SchedulerConfiguration, state: SchedulerState) {
@@ -272,7 +274,7 @@ public actor AppServiceScheduler {
 
     /// Refuses new items while the log is over its budget or its device nearly full; the
     /// scheduler's own records (deliveries, compaction) still go in.
-    private func checkRoom() throws {
+    func checkRoom() throws {
         let logBytes = log.statistics.logBytes
         if let budget = configuration.logBytesMax, logBytes >= budget {
             throw SchedulerError.logBudgetExceeded(logBytes: logBytes, budgetBytes: budget)
@@ -293,7 +295,7 @@ public actor AppServiceScheduler {
         }
     }
 
-    private func waitDurable(_ pending: any DurableAppend) async throws {
+    func waitDurable(_ pending: any DurableAppend) async throws {
         do {
             try await pending.durable()
         } catch {
@@ -309,7 +311,7 @@ public actor AppServiceScheduler {
         recoverer.cancelAll()
     }
 
-    private func checkOpen() throws {
+    func checkOpen() throws {
         if let failure { throw failure }
     }
 
@@ -329,18 +331,26 @@ public actor AppServiceScheduler {
         if !items.toDevice.isEmpty && !service.receivesToDevice {
             throw SchedulerError.kindNotAccepted(service: service.id, kind: "to-device messages")
         }
-        guard parsingItems else { return }
-        for (kind, list) in [("events", items.events), ("ephemeral", items.ephemeral), ("to_device", items.toDevice)] {
-            for (index, item) in list.enumerated() {
+        if !items.deviceData.isEmpty && !service.receivesDeviceData {
+            throw SchedulerError.kindNotAccepted(service: service.id, kind: "MSC3202 device data")
+        }
+        if parsingItems { try checkJSONObjects(items, service: service.id) }
+    }
+
+    /// Throws ``SchedulerError/invalidItem(service:kind:index:reason:)`` for the first item that is not a JSON object.
+    static func checkJSONObjects(_ items: EventBatch, service: String) throws {
+        for (kind, name) in [(ItemKind.events, "events"), (.ephemeral, "ephemeral"), (.toDevice, "to_device"),
+                             (.deviceData, "device_data")] {
+            for (index, item) in items[kind].enumerated() {
                 let parsed: Any
                 do {
                     parsed = try JSONSerialization.jsonObject(with: Data(item))
                 } catch {
-                    throw SchedulerError.invalidItem(service: service.id, kind: kind, index: index,
+                    throw SchedulerError.invalidItem(service: service, kind: name, index: index,
                                                      reason: "\(error.localizedDescription)")
                 }
                 guard parsed is [String: Any] else {
-                    throw SchedulerError.invalidItem(service: service.id, kind: kind, index: index,
+                    throw SchedulerError.invalidItem(service: service, kind: name, index: index,
                                                      reason: "it is JSON but not an object")
                 }
             }

@@ -10,4 +10,8 @@ public struct BodyFields: OptionSet, Sendable, Hashable {
     public static let ephemeral = BodyFields(rawValue: 1)
     /// `de.sorunome.msc2409.to_device`.
     public static let toDevice = BodyFields(rawValue: 2)
+    /// `de.sorunome.msc2409.ephemeral`, for services with MSC2409's `push_ephemeral`.
+    public static let unstableEphemeral = BodyFields(rawValue: 4)
+    /// The `org.matrix.msc3202.*` fields, for services with `org.matrix.msc3202`.
+    public static let deviceData = BodyFields(rawValue: 8)
 }

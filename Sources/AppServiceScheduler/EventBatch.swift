@@ -9,19 +9,22 @@ public struct EventBatch: Sendable, Equatable {
     public var ephemeral: Deque<[UInt8]>
     /// To-device messages (`de.sorunome.msc2409.to_device`).
     public var toDevice: Deque<[UInt8]>
+    /// MSC3202 device data, one object per relayed transaction (``ItemKind/deviceData``).
+    public var deviceData: Deque<[UInt8]>
 
     /// A batch of the given items.
-    public init(events: [[UInt8]] = [], ephemeral: [[UInt8]] = [], toDevice: [[UInt8]] = []) {
+    public init(events: [[UInt8]] = [], ephemeral: [[UInt8]] = [], toDevice: [[UInt8]] = [], deviceData: [[UInt8]] = []) {
         self.events = Deque(events)
         self.ephemeral = Deque(ephemeral)
         self.toDevice = Deque(toDevice)
+        self.deviceData = Deque(deviceData)
     }
 
     /// Whether the batch holds nothing.
-    public var isEmpty: Bool { events.isEmpty && ephemeral.isEmpty && toDevice.isEmpty }
+    public var isEmpty: Bool { count == 0 }
 
     /// Items of all kinds.
-    public var count: Int { events.count + ephemeral.count + toDevice.count }
+    public var count: Int { events.count + ephemeral.count + toDevice.count + deviceData.count }
 
     /// How many items of `kind` the batch holds.
     public func count(_ kind: ItemKind) -> Int {
@@ -29,6 +32,7 @@ public struct EventBatch: Sendable, Equatable {
         case .events: events.count
         case .ephemeral: ephemeral.count
         case .toDevice: toDevice.count
+        case .deviceData: deviceData.count
         }
     }
 
@@ -39,6 +43,7 @@ public struct EventBatch: Sendable, Equatable {
             case .events: events
             case .ephemeral: ephemeral
             case .toDevice: toDevice
+            case .deviceData: deviceData
             }
         }
         set {
@@ -46,6 +51,7 @@ public struct EventBatch: Sendable, Equatable {
             case .events: events = newValue
             case .ephemeral: ephemeral = newValue
             case .toDevice: toDevice = newValue
+            case .deviceData: deviceData = newValue
             }
         }
     }

@@ -16,6 +16,7 @@ public enum RecordType: UInt8, CaseIterable, Sendable {
     case forcedRetry = 10
     case checkpoint = 11
     case queueContinued = 12
+    case relayed = 13
 
     /// The name `asched dump` prints and its `--type` option takes.
     public var name: String {
@@ -32,6 +33,7 @@ public enum RecordType: UInt8, CaseIterable, Sendable {
         case .forcedRetry: "forced-retry"
         case .checkpoint: "checkpoint"
         case .queueContinued: "queue-continued"
+        case .relayed: "relayed"
         }
     }
 }

@@ -4,9 +4,10 @@ import SegmentLog
 /// The record encoding (docs/FORMAT.md, "Scheduler records"): a version byte, then the
 /// fields in order as LEB128 varints and length-prefixed byte strings.
 extension SchedulerRecord {
-    /// The version this build writes. Version 1 (no enqueue time; checkpoints holding item bytes)
-    /// is still read, so a data directory written before version 2 opens unchanged.
-    static let encodingVersion: UInt64 = 2
+    /// The version this build writes. Versions 1 (no enqueue time; checkpoints holding item bytes)
+    /// and 2 (three item kinds; no relay window) are still read, so a data directory written by
+    /// an earlier release opens unchanged.
+    static let encodingVersion: UInt64 = 3
 
     /// The record's payload bytes.
     public func encoded() -> [UInt8] {
@@ -17,12 +18,19 @@ extension SchedulerRecord {
             writer.write(service)
             writer.write(signed: time.millisecondsSinceEpoch)
             writer.write(items)
-        case .transactionCreated(let service, let id, let events, let ephemeral, let toDevice, let fields):
+        case .relayed(let service, let transaction, let eventIDs, let items, let time):
+            writer.write(service)
+            writer.write(signed: time.millisecondsSinceEpoch)
+            writer.write(items)
+            writer.write(transaction)
+            writer.write(eventIDs)
+        case .transactionCreated(let service, let id, let events, let ephemeral, let toDevice, let deviceData, let fields):
             writer.write(service)
             writer.write(id)
             writer.write(events)
             writer.write(ephemeral)
             writer.write(toDevice)
+            writer.write(deviceData)
             writer.write(UInt64(fields.rawValue))
         case .sendStarted(let service, let id, let attempt):
             writer.write(service)
@@ -63,15 +71,21 @@ extension SchedulerRecord {
         }
     }
 
-    /// The items stored in a record that ``ItemRun``s point to: an `enqueued` record's, or a
-    /// version 1 checkpoint's (its queue, then each pending transaction's, per kind).
+    /// The items stored in a record that ``ItemRun``s point to: an `enqueued` or `relayed`
+    /// record's, or a version 1 checkpoint's (its queue, then each pending transaction's, per kind).
     public static func storedItems(typeCode: UInt8, payload: [UInt8]) throws -> EventBatch {
         try decoding(typeCode: typeCode, payload: payload) { type, version, reader in
             switch (type, version) {
             case (.enqueued, _):
                 _ = try reader.readString()
                 if version >= 2 { _ = try reader.readSigned() }
-                let items = try reader.readBatch()
+                return try reader.readBatch(version: version)
+            case (.relayed, _):
+                _ = try reader.readString()
+                _ = try reader.readSigned()
+                let items = try reader.readBatch(version: version)
+                _ = try reader.readString()
+                _ = try reader.readDigest()
                 return items
             case (.checkpoint, 1):
                 _ = try reader.readString()
@@ -92,8 +106,8 @@ extension SchedulerRecord {
         var reader = BinaryReader(payload)
         do {
             let version = try reader.readUInt64()
-            guard version == 1 || version == encodingVersion else {
-                throw BinaryReader.Failure(reason: "record encoding version \(version); this build reads 1 and \(encodingVersion)")
+            guard (1...encodingVersion).contains(version) else {
+                throw BinaryReader.Failure(reason: "record encoding version \(version); this build reads 1 to \(encodingVersion)")
             }
             let result = try body(type, version, &reader)
             guard reader.isAtEnd else { throw BinaryReader.Failure(reason: "bytes left after the record's fields") }
@@ -109,11 +123,17 @@ extension SchedulerRecord {
         case .enqueued:
             let service = try reader.readString()
             let time = version >= 2 ? SchedulerInstant(millisecondsSinceEpoch: try reader.readSigned()) : .epoch
-            return .enqueued(service: service, items: try reader.readBatch(), at: time)
+            return .enqueued(service: service, items: try reader.readBatch(version: version), at: time)
+        case .relayed:
+            let service = try reader.readString()
+            let time = SchedulerInstant(millisecondsSinceEpoch: try reader.readSigned())
+            let items = try reader.readBatch(version: version)
+            return .relayed(service: service, transaction: try reader.readString(), eventIDs: try reader.readDigest(),
+                            items: items, at: time)
         case .transactionCreated:
             return .transactionCreated(service: try reader.readString(), id: try reader.readUInt64(),
                                        events: try reader.readInt(), ephemeral: try reader.readInt(),
-                                       toDevice: try reader.readInt(),
+                                       toDevice: try reader.readInt(), deviceData: version >= 3 ? try reader.readInt() : 0,
                                        fields: BodyFields(rawValue: UInt8(truncatingIfNeeded: try reader.readUInt64())))
         case .sendStarted:
             return .sendStarted(service: try reader.readString(), id: try reader.readUInt64(), attempt: try reader.readInt())
@@ -135,10 +155,10 @@ extension SchedulerRecord {
             return .forcedRetry(service: try reader.readString())
         case .checkpoint:
             let service = try reader.readString()
-            let state = version == 1 ? try reader.readVersion1ServiceState().state : try reader.readServiceState()
+            let state = version == 1 ? try reader.readVersion1ServiceState().state : try reader.readServiceState(version: version)
             return .checkpoint(service: service, state: state)
         case .queueContinued:
-            return .queueContinued(service: try reader.readString(), runs: try reader.readRuns())
+            return .queueContinued(service: try reader.readString(), runs: try reader.readRuns(version: version))
         }
     }
 }
@@ -154,6 +174,11 @@ public struct RecordDecodingError: Error, Sendable, Equatable, CustomStringConve
 }
 
 extension BinaryWriter {
+    mutating func write(_ digest: EventIDDigest) {
+        write(UInt64(truncatingIfNeeded: digest.value >> 64))
+        write(UInt64(truncatingIfNeeded: digest.value))
+    }
+
     mutating func write(_ items: EventBatch) {
         for kind in ItemKind.allCases {
             write(items.count(kind))
@@ -189,13 +214,28 @@ extension BinaryWriter {
         write(service.backoffCounter)
         write(service.retryDue == nil ? 0 : 1)
         write(signed: service.retryDue?.millisecondsSinceEpoch ?? 0)
+        write(service.relayWindow.count)
+        for (transaction, eventIDs) in service.relayWindow.entries {
+            write(transaction)
+            write(eventIDs)
+        }
     }
 }
 
 extension BinaryReader {
-    mutating func readBatch() throws(Failure) -> EventBatch {
+    /// The item kinds a record of encoding `version` stores: ``ItemKind/deviceData`` came with version 3.
+    private static func kinds(version: UInt64) -> ArraySlice<ItemKind> {
+        ItemKind.allCases.prefix(version >= 3 ? ItemKind.allCases.count : 3)
+    }
+
+    mutating func readDigest() throws(Failure) -> EventIDDigest {
+        let high = try readUInt64()
+        return EventIDDigest(value: UInt128(high) << 64 | UInt128(try readUInt64()))
+    }
+
+    mutating func readBatch(version: UInt64) throws(Failure) -> EventBatch {
         var batch = EventBatch()
-        for kind in ItemKind.allCases {
+        for kind in Self.kinds(version: version) {
             let count = try readCount()
             var items = Deque<[UInt8]>()
             items.reserveCapacity(count)
@@ -205,9 +245,9 @@ extension BinaryReader {
         return batch
     }
 
-    mutating func readRuns() throws(Failure) -> ItemRuns {
+    mutating func readRuns(version: UInt64) throws(Failure) -> ItemRuns {
         var runs = ItemRuns()
-        for kind in ItemKind.allCases {
+        for kind in Self.kinds(version: version) {
             for _ in 0..<(try readCount()) {
                 let position = LogPosition(rawValue: try readUInt64())
                 let first = try readUInt64()
@@ -235,17 +275,24 @@ extension BinaryReader {
         service.retryDue = hasDue ? SchedulerInstant(millisecondsSinceEpoch: due) : nil
     }
 
-    mutating func readServiceState() throws(Failure) -> ServiceState {
+    mutating func readServiceState(version: UInt64) throws(Failure) -> ServiceState {
         var service = ServiceState()
         service.status = try readUInt64() == 0 ? .up : .down
-        service.queued = try readRuns()
+        service.queued = try readRuns(version: version)
         for _ in 0..<(try readCount()) {
             let transactionID = try readUInt64()
             let fields = BodyFields(rawValue: UInt8(truncatingIfNeeded: try readUInt64()))
             let attempts = try readInt()
-            service.pending.append(Transaction(id: transactionID, items: try readRuns(), fields: fields, attempts: attempts))
+            service.pending.append(Transaction(id: transactionID, items: try readRuns(version: version), fields: fields,
+                                               attempts: attempts))
         }
         try readServiceStateTail(into: &service)
+        if version >= 3 {
+            for _ in 0..<(try readCount()) {
+                let transaction = try readString()
+                service.relayWindow.remember(transaction, try readDigest())
+            }
+        }
         return service
     }
 
@@ -266,12 +313,12 @@ extension BinaryReader {
             return runs
         }
         service.status = try readUInt64() == 0 ? .up : .down
-        service.queued = runs(of: try readBatch())
+        service.queued = runs(of: try readBatch(version: 1))
         for _ in 0..<(try readCount()) {
             let transactionID = try readUInt64()
             let fields = BodyFields(rawValue: UInt8(truncatingIfNeeded: try readUInt64()))
             let attempts = try readInt()
-            let transactionItems = runs(of: try readBatch())
+            let transactionItems = runs(of: try readBatch(version: 1))
             service.pending.append(Transaction(id: transactionID, items: transactionItems, fields: fields, attempts: attempts))
         }
         try readServiceStateTail(into: &service)

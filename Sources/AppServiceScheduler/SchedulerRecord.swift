@@ -6,8 +6,13 @@ public enum SchedulerRecord: Sendable, Equatable {
     /// Items accepted for a service at `at`; durable before `enqueue` returns. The record stays
     /// in the log while any of its items is queued or pending: the state refers to it by position.
     case enqueued(service: String, items: EventBatch, at: SchedulerInstant)
-    /// A transaction made of the first `events`, `ephemeral` and `toDevice` queued items.
-    case transactionCreated(service: String, id: UInt64, events: Int, ephemeral: Int, toDevice: Int, fields: BodyFields)
+    /// A transaction a homeserver pushed through the relay, under its own id `transaction`, whose
+    /// sorted event ids have the digest `eventIDs`: its items are queued as an `enqueued`
+    /// record's, and the id joins the service's ``RelayWindow``, so a retry is recognised.
+    case relayed(service: String, transaction: String, eventIDs: EventIDDigest, items: EventBatch, at: SchedulerInstant)
+    /// A transaction made of the first `events`, `ephemeral`, `toDevice` and `deviceData` queued items.
+    case transactionCreated(service: String, id: UInt64, events: Int, ephemeral: Int, toDevice: Int, deviceData: Int = 0,
+                            fields: BodyFields)
     /// Attempt number `attempt` to send a transaction started.
     case sendStarted(service: String, id: UInt64, attempt: Int)
     /// The service accepted the transaction.
@@ -36,6 +41,7 @@ public enum SchedulerRecord: Sendable, Equatable {
     public var type: RecordType {
         switch self {
         case .enqueued: .enqueued
+        case .relayed: .relayed
         case .transactionCreated: .transactionCreated
         case .sendStarted: .sendStarted
         case .sendSucceeded: .sendSucceeded
@@ -56,10 +62,10 @@ public enum SchedulerRecord: Sendable, Equatable {
     /// The transaction the record is about, if it is about one.
     public var transactionID: UInt64? {
         switch self {
-        case .transactionCreated(_, let id, _, _, _, _), .sendStarted(_, let id, _), .sendSucceeded(_, let id),
+        case .transactionCreated(_, let id, _, _, _, _, _), .sendStarted(_, let id, _), .sendSucceeded(_, let id),
              .sendFailed(_, let id, _), .transactionCompleted(_, let id):
             id
-        case .enqueued, .serviceDown, .serviceUp, .backoffScheduled, .forcedRetry, .checkpoint, .queueContinued:
+        case .enqueued, .relayed, .serviceDown, .serviceUp, .backoffScheduled, .forcedRetry, .checkpoint, .queueContinued:
             nil
         }
     }
@@ -67,7 +73,7 @@ public enum SchedulerRecord: Sendable, Equatable {
     /// The service the record concerns.
     public var service: String {
         switch self {
-        case .enqueued(let service, _, _), .transactionCreated(let service, _, _, _, _, _),
+        case .enqueued(let service, _, _), .relayed(let service, _, _, _, _), .transactionCreated(let service, _, _, _, _, _, _),
              .sendStarted(let service, _, _), .sendSucceeded(let service, _), .sendFailed(let service, _, _),
              .transactionCompleted(let service, _), .serviceDown(let service), .serviceUp(let service),
              .backoffScheduled(let service, _, _, _), .forcedRetry(let service), .checkpoint(let service, _),

@@ -57,14 +57,17 @@ extension ServiceState {
         switch record {
         case .enqueued(_, let items, let time):
             queued.append(recordAt: position, counts: ItemKind.allCases.map(items.count), enqueuedAt: time)
-        case .transactionCreated(_, let id, let events, let ephemeral, let toDevice, let fields):
+        case .relayed(_, let transaction, let eventIDs, let items, let time):
+            queued.append(recordAt: position, counts: ItemKind.allCases.map(items.count), enqueuedAt: time)
+            relayWindow.remember(transaction, eventIDs)
+        case .transactionCreated(_, let id, let events, let ephemeral, let toDevice, let deviceData, let fields):
+            let taking: [ItemKind: Int] = [.events: events, .ephemeral: ephemeral, .toDevice: toDevice, .deviceData: deviceData]
             try require(id == nextTransactionID, "transaction \(id) created, expected id \(nextTransactionID)")
-            try require(events <= queued.count(.events) && ephemeral <= queued.count(.ephemeral)
-                        && toDevice <= queued.count(.toDevice),
-                        "transaction \(id) takes \(events)/\(ephemeral)/\(toDevice) items, only "
-                        + "\(queued.count(.events))/\(queued.count(.ephemeral))/\(queued.count(.toDevice)) queued")
-            try require(events + ephemeral + toDevice > 0, "transaction \(id) is empty")
-            let items = queued.removeFirst([.events: events, .ephemeral: ephemeral, .toDevice: toDevice])
+            try require(ItemKind.allCases.allSatisfy { taking[$0]! <= queued.count($0) },
+                        "transaction \(id) takes \(ItemKind.allCases.map { "\(taking[$0]!)" }.joined(separator: "/")) items, only "
+                        + "\(ItemKind.allCases.map { "\(queued.count($0))" }.joined(separator: "/")) queued")
+            try require(taking.values.reduce(0, +) > 0, "transaction \(id) is empty")
+            let items = queued.removeFirst(taking)
             pending.append(Transaction(id: id, items: items, fields: fields, attempts: 0))
             nextTransactionID += 1
         case .sendStarted(_, let id, let attempt):

@@ -26,6 +26,8 @@ public struct ServiceState: Sendable, Equatable {
     public internal(set) var backoffCounter = 0
     /// When the recoverer retries next, while DOWN.
     public internal(set) var retryDue: SchedulerInstant?
+    /// The transaction ids the homeserver pushed most recently through the relay.
+    public internal(set) var relayWindow = RelayWindow()
 
     /// A service with nothing queued, UP, whose first transaction will be 1.
     public init() {}

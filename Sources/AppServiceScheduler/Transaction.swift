@@ -11,21 +11,25 @@ public struct Transaction: Sendable, Equatable {
     public internal(set) var attempts: Int
 
     /// The JSON body for `items` (this transaction's items, read back from the log), built only
-    /// from what is frozen, so retries are byte-identical.
+    /// from what is frozen, so retries are byte-identical. The fields are named as Synapse names
+    /// them; items of a kind whose field the transaction does not carry are left out.
     public func body(with items: EventBatch) -> [UInt8] {
-        precondition(items.events.count == self.items.count(.events) && items.ephemeral.count == self.items.count(.ephemeral)
-                     && items.toDevice.count == self.items.count(.toDevice), "the body of transaction \(id) needs its own items")
+        precondition(ItemKind.allCases.allSatisfy { items.count($0) == self.items.count($0) },
+                     "the body of transaction \(id) needs its own items")
         var body = Array(#"{"events":["#.utf8)
         Self.appendJoined(items.events, to: &body)
-        if fields.contains(.ephemeral) {
-            body += Array(#"],"ephemeral":["#.utf8)
-            Self.appendJoined(items.ephemeral, to: &body)
+        body.append(UInt8(ascii: "]"))
+        for (field, key, kind) in [(BodyFields.ephemeral, "ephemeral", ItemKind.ephemeral),
+                                   (.unstableEphemeral, "de.sorunome.msc2409.ephemeral", .ephemeral),
+                                   (.toDevice, "de.sorunome.msc2409.to_device", .toDevice)] where fields.contains(field) {
+            body += Array(",\"\(key)\":[".utf8)
+            Self.appendJoined(items[kind], to: &body)
+            body.append(UInt8(ascii: "]"))
         }
-        if fields.contains(.toDevice) {
-            body += Array(#"],"de.sorunome.msc2409.to_device":["#.utf8)
-            Self.appendJoined(items.toDevice, to: &body)
+        if fields.contains(.deviceData) {
+            body += DeviceData(merging: items.deviceData).bodyMembers()
         }
-        body += Array("]}".utf8)
+        body.append(UInt8(ascii: "}"))
         return body
     }
 

@@ -6,13 +6,13 @@ enum TransactionGrouper {
                                 limits: TransactionLimits) -> SchedulerRecord? {
         let queued = service.queued
         guard !queued.isEmpty else { return nil }
-        var fields: BodyFields = []
-        if descriptor.receivesEphemeral { fields.insert(.ephemeral) }
-        if descriptor.receivesToDevice { fields.insert(.toDevice) }
+        // Items of a kind the service does not receive are taken all the same and left out of the
+        // body, as the homeserver would never have sent them: relayed items are never refused.
         return .transactionCreated(service: descriptor.id, id: service.nextTransactionID,
                                    events: min(queued.count(.events), limits.eventsMax),
                                    ephemeral: min(queued.count(.ephemeral), limits.ephemeralMax),
                                    toDevice: min(queued.count(.toDevice), limits.toDeviceMax),
-                                   fields: fields)
+                                   deviceData: min(queued.count(.deviceData), limits.deviceDataMax),
+                                   fields: descriptor.bodyFields)
     }
 }

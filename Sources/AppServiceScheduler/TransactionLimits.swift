@@ -6,8 +6,10 @@ public struct TransactionLimits: Sendable, Equatable {
     public var ephemeralMax: Int = 100
     /// To-device messages per transaction.
     public var toDeviceMax: Int = 100
+    /// Relayed transactions' MSC3202 device data merged into one transaction.
+    public var deviceDataMax: Int = 100
 
-    /// Synapse's caps: 100 of each.
+    /// Synapse's caps: 100 of each (and the device data of up to 100 relayed transactions).
     public init() {}
 
     /// Custom caps, each at least 1.

@@ -20,6 +20,14 @@ struct DecodedRecord {
     /// The transaction the record is about, if any.
     var transactionID: UInt64? { (try? decoded.get())?.transactionID }
 
+    /// The items the record holds (`enqueued` and `relayed` records).
+    var items: EventBatch? {
+        switch try? decoded.get() {
+        case .enqueued(_, let items, _), .relayed(_, _, _, let items, _): items
+        default: nil
+        }
+    }
+
     /// A short human summary of the payload.
     var summary: String {
         switch decoded {
@@ -28,10 +36,12 @@ struct DecodedRecord {
         case .success(let record):
             switch record {
             case .enqueued(_, let items, let time):
-                return "\(items.events.count) events, \(items.ephemeral.count) ephemeral, \(items.toDevice.count) to-device"
-                    + (time == .epoch ? "" : " at \(Timestamp.iso8601(time))")
-            case .transactionCreated(_, let id, let events, let ephemeral, let toDevice, _):
+                return Self.describe(items) + (time == .epoch ? "" : " at \(Timestamp.iso8601(time))")
+            case .relayed(_, let transaction, let eventIDs, let items, let time):
+                return "homeserver txn \"\(transaction)\" (event ids \(eventIDs)): \(Self.describe(items)) at \(Timestamp.iso8601(time))"
+            case .transactionCreated(_, let id, let events, let ephemeral, let toDevice, let deviceData, _):
                 return "txn \(id) takes \(events) events, \(ephemeral) ephemeral, \(toDevice) to-device"
+                    + (deviceData == 0 ? "" : ", \(deviceData) device data")
             case .sendStarted(_, let id, let attempt):
                 return "txn \(id) attempt \(attempt)"
             case .sendSucceeded(_, let id), .transactionCompleted(_, let id):
@@ -48,5 +58,10 @@ struct DecodedRecord {
                 return "\(runs.count) more queued"
             }
         }
+    }
+
+    private static func describe(_ items: EventBatch) -> String {
+        "\(items.events.count) events, \(items.ephemeral.count) ephemeral, \(items.toDevice.count) to-device"
+            + (items.deviceData.isEmpty ? "" : ", \(items.deviceData.count) device data")
     }
 }

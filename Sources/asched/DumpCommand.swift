@@ -29,7 +29,7 @@ struct DumpCommand: ParsableCommand {
     @Option(help: "Only records of these types (repeat or comma-separate).") var type: [String] = []
     @Option(help: "Only records about this transaction id.") var txn: UInt64?
     @Flag(help: "One JSON object per line.") var json = false
-    @Flag(help: "Include the items (events) of enqueued records.") var payload = false
+    @Flag(help: "Include the items (events) of enqueued and relayed records.") var payload = false
 
     func validate() throws {
         let unknown = types.subtracting(Self.typeNames)
@@ -71,7 +71,7 @@ struct DumpCommand: ParsableCommand {
         var fields = ["\(record.position)", "\(record.location.segmentFileName):\(record.location.offset)",
                       decoded.typeName, decoded.service ?? "-", decoded.transactionID.map { "txn=\($0)" } ?? "-",
                       "\(record.location.storedBytes)/\(record.payload.count)B", decoded.summary]
-        if payload, case .success(.enqueued(_, let items, _)) = decoded.decoded {
+        if payload, let items = decoded.items {
             fields.append(ItemJSON.text(items))
         }
         return fields.joined(separator: "  ")
@@ -91,7 +91,7 @@ struct DumpCommand: ParsableCommand {
         ]
         if let service = decoded.service { object["service"] = service }
         if let id = decoded.transactionID { object["txn"] = id }
-        if payload, case .success(.enqueued(_, let items, _)) = decoded.decoded {
+        if payload, let items = decoded.items {
             object["items"] = ItemJSON.object(items)
         }
         return JSONText.line(object)

@@ -4,8 +4,10 @@ import Foundation
 /// Queued items rendered as JSON for `dump --payload`.
 enum ItemJSON {
     static func object(_ items: EventBatch) -> [String: Any] {
-        ["events": items.events.map(parse), "ephemeral": items.ephemeral.map(parse),
-         "to_device": items.toDevice.map(parse)]
+        var object: [String: Any] = ["events": items.events.map(parse), "ephemeral": items.ephemeral.map(parse),
+                                     "to_device": items.toDevice.map(parse)]
+        if !items.deviceData.isEmpty { object["device_data"] = items.deviceData.map(parse) }
+        return object
     }
 
     static func text(_ items: EventBatch) -> String {

@@ -66,6 +66,9 @@ import Testing
             .backoffScheduled(service: "bridge", counter: 1, delay: .seconds(2),
                               due: SchedulerInstant(millisecondsSinceEpoch: 1_700_000_002_000)),
             .sendStarted(service: "bridge", id: 2, attempt: 2),
+            .relayed(service: "bridge", transaction: "42", eventIDs: EventIDDigest(eventIDs: ["$a", "$b"]),
+                     items: EventBatch(events: [event(8)], deviceData: [event(9)]),
+                     at: SchedulerInstant(millisecondsSinceEpoch: 1_700_000_003_000)),
         ]
         for (offset, record) in records.enumerated() {
             try state.apply(record, at: LogPosition(rawValue: UInt64(offset) + 1))
@@ -88,6 +91,10 @@ import Testing
             .forcedRetry(service: "s"),
             .checkpoint(service: "s", state: try! serviceStateWithEveryFieldSet()),
             .queueContinued(service: "s", runs: try! serviceStateWithEveryFieldSet().queued),
+            .relayed(service: "s", transaction: "m1700000000.1", eventIDs: EventIDDigest(eventIDs: ["$x"]),
+                     items: EventBatch(events: [event(1)], ephemeral: [event(2)], toDevice: [event(3)], deviceData: [event(4)]), at: due),
+            .transactionCreated(service: "s", id: 8, events: 1, ephemeral: 0, toDevice: 0, deviceData: 1,
+                                fields: [.unstableEphemeral, .deviceData]),
         ]
     }
 }

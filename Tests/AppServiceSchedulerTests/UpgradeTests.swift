@@ -4,15 +4,20 @@ import Foundation
 import SegmentLog
 import Testing
 
-/// A data directory written by the release before record encoding version 2 opens in this
-/// build and replays to the state that release folded it to (Fixtures/schedulerlog-v1).
+/// A data directory written by each release before a record encoding change opens in this build
+/// and replays to the state that release folded it to (Fixtures/schedulerlog-v1, -v2).
 @Suite struct UpgradeTests {
-    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Fixtures/schedulerlog-v1").standardized.path
+    /// One fixture per earlier encoding version.
+    static let fixtures = ["schedulerlog-v1", "schedulerlog-v2"]
+
+    static func fixture(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Fixtures/\(name)").standardized.path
+    }
 
     /// What that release recorded of each service, with every queued item and pending body.
-    static func expectedServices() throws -> [String: [String: Any]] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: fixture + "/expected-state.json"))
+    static func expectedServices(_ fixture: String) throws -> [String: [String: Any]] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Self.fixture(fixture) + "/expected-state.json"))
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         return try #require(object["services"] as? [String: [String: Any]])
     }
@@ -43,7 +48,8 @@ import Testing
         return services
     }
 
-    static func copyOfFixture() throws -> String {
+    static func copyOfFixture(_ name: String) throws -> String {
+        let fixture = Self.fixture(name)
         let directory = FileManager.default.temporaryDirectory.path + "/upgrade-tests/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for name in try FileManager.default.contentsOfDirectory(atPath: fixture + "/log") {
@@ -60,17 +66,17 @@ import Testing
                                                   clock: ManualClock(), configuration: configuration)
     }
 
-    @Test func aVersion1LogReplaysToTheStateItsReleaseFoldedItTo() async throws {
-        let directory = try Self.copyOfFixture()
+    @Test(arguments: fixtures) func anOlderLogReplaysToTheStateItsReleaseFoldedItTo(_ fixture: String) async throws {
+        let directory = try Self.copyOfFixture(fixture)
         let scheduler = try await Self.open(directory)
         let described = try await Self.describe(scheduler)
         try await scheduler.close()
-        #expect(NSDictionary(dictionary: described) == NSDictionary(dictionary: try Self.expectedServices()))
+        #expect(NSDictionary(dictionary: described) == NSDictionary(dictionary: try Self.expectedServices(fixture)))
     }
 
-    /// Compacting an upgraded log keeps the items that only a version 1 checkpoint holds.
-    @Test func aVersion1LogKeepsItsStateThroughCompactionAndReopening() async throws {
-        let directory = try Self.copyOfFixture()
+    /// Compacting an upgraded log keeps its items (for version 1, those only its checkpoint holds).
+    @Test(arguments: fixtures) func anOlderLogKeepsItsStateThroughCompactionAndReopening(_ fixture: String) async throws {
+        let directory = try Self.copyOfFixture(fixture)
         let scheduler = try await Self.open(directory)
         _ = try await scheduler.compact()
         let compacted = try await Self.describe(scheduler)
@@ -78,7 +84,7 @@ import Testing
         let reopened = try await Self.open(directory)
         let described = try await Self.describe(reopened)
         try await reopened.close()
-        let expected = NSDictionary(dictionary: try Self.expectedServices())
+        let expected = NSDictionary(dictionary: try Self.expectedServices(fixture))
         #expect(NSDictionary(dictionary: compacted) == expected)
         #expect(NSDictionary(dictionary: described) == expected)
     }
