@@ -18,6 +18,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
     case backoffInitial = "backoff_initial"
     case backoffMax = "backoff_max"
     case maxBodySize = "max_body_size"
+    case maxRelayBodySize = "max_relay_body_size"
     case sendTimeout = "send_timeout"
     case maxLogSize = "max_log_size"
     case minFreeSpace = "min_free_space"
@@ -33,7 +34,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         case .listen: "host:port"
         case .ingestToken: "string"
         case .fsync: "always, never or interval <duration>"
-        case .segmentSize, .maxBodySize, .minFreeSpace: "size"
+        case .segmentSize, .maxBodySize, .maxRelayBodySize, .minFreeSpace: "size"
         case .maxLogSize: "size or none"
         case .compression: "lz4 or none"
         case .maxEventsPerTransaction, .maxEphemeralPerTransaction, .maxToDevicePerTransaction: "count"
@@ -61,6 +62,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         case .backoffInitial: return YAMLMapping.durationText(defaults.backoff.initial)
         case .backoffMax: return YAMLMapping.durationText(defaults.backoff.maximum)
         case .maxBodySize: return YAMLMapping.sizeText(defaults.bodyBytesMax)
+        case .maxRelayBodySize: return YAMLMapping.sizeText(defaults.relayBodyBytesMax)
         case .sendTimeout: return YAMLMapping.durationText(defaults.sendTimeout)
         case .maxLogSize: return defaults.logBytesMax.map(YAMLMapping.sizeText) ?? "none"
         case .minFreeSpace: return YAMLMapping.sizeText(defaults.availableBytesMin)
@@ -83,6 +85,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         case .backoffInitial: "first wait before retrying a DOWN service; doubles after each failure"
         case .backoffMax: "longest wait before retrying a DOWN service; at least backoff_initial"
         case .maxBodySize: "largest HTTP request body (\(Self.rangeText(DaemonConfiguration.bodySizeRange))); larger ones get 413"
+        case .maxRelayBodySize: "largest relayed transaction (\(Self.rangeText(DaemonConfiguration.relayBodySizeRange))); larger get 413"
         case .sendTimeout: "longest delivery attempt to a service; past it the attempt fails"
         case .maxLogSize: "log size past which new items get a retryable 503; delivery goes on"
         case .minFreeSpace: "free disk space under which new items get that 503 too"

@@ -48,6 +48,15 @@ package struct DaemonConfiguration: Sendable {
     package var backoff = BackoffPolicy()
     /// The largest HTTP request body accepted (`max_body_size`, a size). Default 1 MiB.
     package var bodyBytesMax = 1 << 20
+    /// The largest transaction a homeserver may push through the relay (`max_relay_body_size`, a
+    /// size). Default 32 MiB: Synapse sends up to 100 events of up to 64 KiB each plus ephemeral
+    /// and to-device items (about 20 MiB), and it retries a 413 forever, wedging that bridge.
+    package var relayBodyBytesMax = 32 << 20
+    /// The bytes of relay request bodies being read at once, across all requests: past it a
+    /// request gets a retryable 503 rather than a homeserver's catch-up exhausting memory. Not a
+    /// configuration key; the relay takes at least ``relayBodyBytesMax``, so the largest
+    /// transaction alone always fits. Default 64 MiB.
+    package var relayBytesInFlightMax = 64 << 20
     /// `send_timeout`: how long one delivery attempt to a service may take (default 30 s).
     package var sendTimeout: Duration = .seconds(30)
     /// The log's size budget (`max_log_size`, a size or `none`): past it new items are refused
@@ -67,6 +76,22 @@ package struct DaemonConfiguration: Sendable {
     static let freeSpaceRange = 0...(1 << 50)
     /// An enqueued body is stored as one log record, so it cannot exceed the log's record bound.
     static let bodySizeRange = (1 << 10)...SegmentLog.Configuration().recordBytesMax
+    /// A relayed transaction is one log record too, and the log's record bound is raised to fit
+    /// it (``recordBytesMax(relayBodyBytes:)``); the upper bound keeps that record within the
+    /// frame format's 64 MiB.
+    static let relayBodySizeRange = (1 << 20)...(56 << 20)
+    /// The frame format's largest payload (docs/FORMAT.md).
+    static let frameBytesMax = 64 << 20
+
+    /// The log's record bound for relayed transactions of up to `relayBodyBytes`: a record holds
+    /// the items re-serialized, each with a length prefix where the body had a comma, so it is
+    /// about the body's size; the eighth and the MiB on top absorb what re-serializing adds.
+    /// Never below the log's default, which enqueue's ``bodySizeRange`` relies on.
+    static func recordBytesMax(relayBodyBytes: Int) -> Int {
+        let bytes = max(SegmentLog.Configuration().recordBytesMax, relayBodyBytes + relayBodyBytes / 8 + (1 << 20))
+        precondition(bytes <= frameBytesMax, "a relay body of \(relayBodyBytes) bytes needs records past the frame format's maximum")
+        return bytes
+    }
 
     /// The defaults listed on each property.
     package init() {}
@@ -131,6 +156,8 @@ package struct DaemonConfiguration: Sendable {
             backoff.maximum = try mapping.duration(name) ?? backoff.maximum
         case .maxBodySize:
             bodyBytesMax = try mapping.size(name, in: Self.bodySizeRange) ?? bodyBytesMax
+        case .maxRelayBodySize:
+            relayBodyBytesMax = try mapping.size(name, in: Self.relayBodySizeRange) ?? relayBodyBytesMax
         case .sendTimeout:
             sendTimeout = try mapping.duration(name) ?? sendTimeout
         case .maxLogSize:
@@ -184,7 +211,7 @@ package struct DaemonConfiguration: Sendable {
     package var listensOnLoopback: Bool { YAMLMapping.isLoopback(host: listenHost) }
 
     /// The scheduler's settings: ``limits``, ``backoff``, and the log's segment size, sync
-    /// policy and compression.
+    /// policy, compression and record bound (raised to fit ``relayBodyBytesMax``).
     package var schedulerConfiguration: SchedulerConfiguration {
         var configuration = SchedulerConfiguration()
         configuration.limits = limits
@@ -192,6 +219,7 @@ package struct DaemonConfiguration: Sendable {
         configuration.log.segmentSizeBytes = segmentSizeBytes
         configuration.log.syncPolicy = syncPolicy
         configuration.log.compression = compression
+        configuration.log.recordBytesMax = Self.recordBytesMax(relayBodyBytes: relayBodyBytesMax)
         configuration.logBytesMax = logBytesMax
         configuration.availableBytesMin = availableBytesMin
         return configuration

@@ -12,9 +12,15 @@ enum RequestJSON {
         } catch is NIOTooManyBytesError {
             throw HTTPAPIError.tooLarge(limit: limit)
         }
+        return try object(parsing: Data(buffer.readableBytesView))
+    }
+
+    /// `data` as a JSON object; throws 400 `M_NOT_JSON` for anything but JSON and 400
+    /// `M_BAD_JSON` for JSON that is not an object.
+    static func object(parsing data: Data) throws -> [String: Any] {
         let parsed: Any
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))
+            parsed = try JSONSerialization.jsonObject(with: data)
         } catch {
             throw HTTPAPIError.notJSON("the body is not JSON: \(error.localizedDescription)")
         }

@@ -28,9 +28,19 @@ package struct ServiceStatus: Codable, Sendable, Equatable {
     package let backoffCounter: Int
     /// When the recoverer retries next (DOWN services only).
     package let nextRetryAt: Int64?
+    /// How long the oldest undelivered item (queued, or in a pending transaction) has waited
+    /// since it was enqueued, at the time the status was taken: how far behind the service is.
+    /// 0 when nothing is undelivered; absent when the status was taken without a time.
+    package let oldestQueuedAgeMs: Int64?
+    /// Relayed transactions answered `200 {}` since the daemon started, duplicates included;
+    /// absent outside the daemon (`asched state` reads a log, which keeps no such count).
+    package let relayTransactionsReceived: Int?
+    /// Of those, the retries that wrote nothing; absent outside the daemon.
+    package let relayTransactionsDeduplicated: Int?
 
-    /// The status of `service`, whose state is `state`.
-    package init(id: String, state: ServiceState) {
+    /// The status of `service`, whose state is `state`; `now` gives ``oldestQueuedAgeMs`` and
+    /// `relay` the relay counts.
+    package init(id: String, state: ServiceState, now: SchedulerInstant? = nil, relay: RelayCounts? = nil) {
         self.id = id
         self.state = state.status.rawValue
         pendingTxns = state.pending.count
@@ -43,12 +53,24 @@ package struct ServiceStatus: Codable, Sendable, Equatable {
         nextTxnId = state.nextTransactionID
         backoffCounter = state.backoffCounter
         nextRetryAt = state.retryDue?.millisecondsSinceEpoch
+        oldestQueuedAgeMs = now.map { now in
+            let oldest = ([state.queued.oldestEnqueuedAt] + state.pending.map(\.items.oldestEnqueuedAt)).compactMap { $0 }.min()
+            // A clock stepped back would give a negative age; the item has waited at least 0 ms.
+            return oldest.map { max(0, now.millisecondsSinceEpoch - $0.millisecondsSinceEpoch) } ?? 0
+        }
+        relayTransactionsReceived = relay?.received
+        relayTransactionsDeduplicated = relay?.deduplicated
     }
 
     /// Every service of `state`, and each of `configured` that the log has no record of yet (as a
-    /// fresh service), sorted by id.
-    package static func all(in state: SchedulerState, configured: [String] = []) -> [ServiceStatus] {
-        Set(state.services.keys).union(configured).sorted().map { ServiceStatus(id: $0, state: state.services[$0] ?? ServiceState()) }
+    /// fresh service), sorted by id. With `now`, each status has its ``oldestQueuedAgeMs``; with
+    /// `relayCounts`, each has relay counts (0 for a service missing from them).
+    package static func all(in state: SchedulerState, configured: [String] = [], now: SchedulerInstant? = nil,
+                            relayCounts: [String: RelayCounts]? = nil) -> [ServiceStatus] {
+        Set(state.services.keys).union(configured).sorted().map { id in
+            ServiceStatus(id: id, state: state.services[id] ?? ServiceState(), now: now,
+                          relay: relayCounts.map { $0[id] ?? RelayCounts() })
+        }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -63,5 +85,8 @@ package struct ServiceStatus: Codable, Sendable, Equatable {
         case nextTxnId = "next_txn_id"
         case backoffCounter = "backoff_counter"
         case nextRetryAt = "next_retry_at"
+        case oldestQueuedAgeMs = "oldest_queued_age_ms"
+        case relayTransactionsReceived = "relay_transactions_received"
+        case relayTransactionsDeduplicated = "relay_transactions_deduplicated"
     }
 }

@@ -34,9 +34,11 @@ struct ServicesController<Context: RequestContext> {
     }
 
     /// `GET /services` → `{"services": [{"id", "state", "pending_txns", ...}]}` (``ServiceStatus``),
-    /// every configured service included, sorted by id.
+    /// every configured service included, sorted by id, with its backlog's age now and its relay
+    /// counts.
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
-        let statuses = ServiceStatus.all(in: await scheduler.snapshot, configured: Array(await scheduler.descriptors.keys))
+        let statuses = ServiceStatus.all(in: await scheduler.snapshot, configured: Array(await scheduler.descriptors.keys),
+                                         now: metrics.clock.now, relayCounts: metrics.relayCounts)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Response(status: .ok, headers: [.contentType: "application/json"],

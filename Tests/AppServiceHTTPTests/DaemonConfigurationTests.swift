@@ -26,10 +26,13 @@ struct DaemonConfigurationTests {
         #expect(configuration.limits.toDeviceMax == 10)
         #expect(configuration.backoff.initial == .milliseconds(500) && configuration.backoff.maximum == .seconds(300))
         #expect(configuration.bodyBytesMax == 2 << 20)
+        #expect(configuration.relayBodyBytesMax == 24 << 20)
         #expect(configuration.sendTimeout == .seconds(10))
         #expect(configuration.registrations.map(\.id) == ["irc", "slack"])
         #expect(configuration.registrations.map(\.file) == [Fixtures.path("registration-irc.yaml"), Fixtures.path("registration-slack.yaml")])
-        #expect(configuration.serviceDescriptors.map(\.receivesToDevice) == [false, true])
+        // irc asks for ephemeral events (unstable name), which brings to-device messages, as in Synapse.
+        #expect(configuration.serviceDescriptors.map(\.receivesToDevice) == [true, true])
+        #expect(configuration.serviceDescriptors.map(\.receivesUnstableEphemeral) == [true, false])
         #expect(configuration.router.registrations.count == 2)
 
         let scheduler = configuration.schedulerConfiguration
@@ -37,6 +40,7 @@ struct DaemonConfigurationTests {
         #expect(scheduler.log.segmentSizeBytes == 16 << 20)
         #expect(scheduler.log.syncPolicy == .interval(.milliseconds(5)))
         #expect(scheduler.log.compression == .lz4(thresholdBytes: 128))
+        #expect(scheduler.log.recordBytesMax > 24 << 20, "a relayed transaction is one record")
     }
 
     @Test func noFileMeansDefaults() throws {
@@ -51,6 +55,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.limits.toDeviceMax == 100)
         #expect(configuration.backoff == BackoffPolicy())
         #expect(configuration.bodyBytesMax == 1 << 20)
+        #expect(configuration.relayBodyBytesMax == 32 << 20 && configuration.relayBytesInFlightMax == 64 << 20)
         #expect(configuration.registrations.isEmpty && configuration.serviceDescriptors.isEmpty)
     }
 
@@ -80,6 +85,18 @@ struct DaemonConfigurationTests {
         #expect(error("segment_size: 8GiB")?.contains("out of range") == true)
         #expect(error("max_body_size: 17MiB")?.contains("max_body_size: 17MiB is out of range") == true)
         #expect(try parse("max_body_size: 16MiB").bodyBytesMax == 16 << 20)
+        #expect(error("max_relay_body_size: 57MiB")?.contains("max_relay_body_size: 57MiB is out of range") == true)
+        #expect(error("max_relay_body_size: 1000KiB")?.contains("out of range") == true)
+    }
+
+    /// The log's record bound follows the relay's body limit, never below the log's default (which
+    /// `max_body_size` relies on) and never past the frame format's 64 MiB, up to the largest limit.
+    @Test(arguments: ["1MiB", "16MiB", "32MiB", "56MiB"])
+    func theRecordBoundFitsTheRelayLimit(text: String) throws {
+        let configuration = try parse("max_relay_body_size: \(text)")
+        let recordBytesMax = configuration.schedulerConfiguration.log.recordBytesMax
+        #expect(recordBytesMax > configuration.relayBodyBytesMax && recordBytesMax >= 16 << 20)
+        #expect(recordBytesMax <= 64 << 20)
     }
 
     @Test(arguments: [("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("8m", .seconds(480))])
