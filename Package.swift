@@ -134,6 +134,7 @@ let package = Package(
             dependencies: [
                 "AppServiceScheduler", "AppServiceSchedulerTesting", "SegmentLog", "SegmentLogTesting", "asched",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
         ),

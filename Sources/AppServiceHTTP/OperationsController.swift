@@ -7,9 +7,11 @@ struct OperationsController<Context: RequestContext> {
     let metrics: SchedulerMetrics
     let logDirectory: String
 
-    func addRoutes(to router: Router<Context>) {
-        router.get("metrics", use: exposition)
-        router.get("healthz", use: health)
+    /// `/metrics` goes on `authenticated` (behind the ingest token), `/healthz` on `open`, so a
+    /// load balancer or orchestrator can probe it without a secret.
+    func addRoutes(authenticated: RouterGroup<Context>, open: RouterGroup<Context>) {
+        authenticated.get("metrics", use: exposition)
+        open.get("healthz", use: health)
     }
 
     @Sendable func exposition(_ request: Request, context: Context) async throws -> Response {

@@ -1,5 +1,6 @@
 import AppServiceScheduler
 import Foundation
+import Yams
 
 /// An application service registration, in the YAML format Synapse reads from
 /// `app_service_config_files`, so one file serves both the homeserver and the scheduler.
@@ -13,9 +14,11 @@ import Foundation
 /// Required: `id`, `url` (an http or https URL; Synapse allows null, but a service without one
 /// cannot be delivered to), `as_token`, `hs_token`, `sender_localpart`. Optional: `namespaces`
 /// with `users`, `aliases` and `rooms` lists of `{regex, exclusive}` (each absent list is
-/// empty), `receive_ephemeral` (or MSC2409's `de.sorunome.msc2409.push_ephemeral`; either set to true
-/// turns it on), `receive_to_device` (or `de.sorunome.msc2409.push_to_device`), `rate_limited`. Other keys,
-/// such as `protocols`, are ignored as Synapse ignores what it does not use.
+/// empty), `receive_ephemeral` (body key `ephemeral`), MSC2409's `de.sorunome.msc2409.push_ephemeral`
+/// (body key `de.sorunome.msc2409.ephemeral`), `receive_to_device` or `de.sorunome.msc2409.push_to_device`
+/// (to-device messages, also on whenever either ephemeral flag is, as Synapse decides),
+/// `org.matrix.msc3202` (MSC3202's device lists and key counts), `rate_limited`. Other keys, such as
+/// `protocols` or `io.element.msc4512.*`, are accepted and ignored as Synapse ignores what it does not use.
 package struct Registration: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The service's id; also its id in the scheduler.
     package let id: String
@@ -33,10 +36,17 @@ package struct Registration: Sendable, CustomStringConvertible, CustomDebugStrin
     package let aliasNamespaces: [Namespace]
     /// Regexes over room ids, in file order.
     package let roomNamespaces: [Namespace]
-    /// Whether transactions carry ephemeral events; false unless asked for.
+    /// `receive_ephemeral`: transactions carry ephemeral events under `ephemeral`.
     package let receivesEphemeral: Bool
-    /// Whether transactions carry to-device messages; false unless asked for.
+    /// `de.sorunome.msc2409.push_ephemeral`: transactions carry ephemeral events under
+    /// `de.sorunome.msc2409.ephemeral` (both keys when both flags are set, as Synapse sends them).
+    package let receivesUnstableEphemeral: Bool
+    /// Whether transactions carry to-device messages: `receive_to_device` or
+    /// `de.sorunome.msc2409.push_to_device`, or either ephemeral flag (Synapse sends
+    /// `de.sorunome.msc2409.to_device` whenever one is set).
     package let receivesToDevice: Bool
+    /// `org.matrix.msc3202`: transactions carry MSC3202's device lists and one-time key counts.
+    package let receivesDeviceData: Bool
     /// The registration's `rate_limited`, or nil when it does not say.
     package let rateLimited: Bool?
     /// The file the registration was read from.
@@ -67,11 +77,13 @@ package struct Registration: Sendable, CustomStringConvertible, CustomDebugStrin
         userNamespaces = try Self.namespaces("users", in: namespaces)
         aliasNamespaces = try Self.namespaces("aliases", in: namespaces)
         roomNamespaces = try Self.namespaces("rooms", in: namespaces)
-        // Either spelling turns a kind on, so a file written for the MSC keeps working.
-        let ephemeral = [try mapping.bool("receive_ephemeral"), try mapping.bool("de.sorunome.msc2409.push_ephemeral")]
+        // The two ephemeral flags name different body keys, so they stay apart; to-device follows
+        // either of them, as in Synapse's `ApplicationServiceApi.push_bulk`.
+        receivesEphemeral = try mapping.bool("receive_ephemeral") == true
+        receivesUnstableEphemeral = try mapping.bool("de.sorunome.msc2409.push_ephemeral") == true
         let toDevice = [try mapping.bool("receive_to_device"), try mapping.bool("de.sorunome.msc2409.push_to_device")]
-        receivesEphemeral = ephemeral.contains(true)
-        receivesToDevice = toDevice.contains(true)
+        receivesToDevice = toDevice.contains(true) || receivesEphemeral || receivesUnstableEphemeral
+        receivesDeviceData = try mapping.bool("org.matrix.msc3202") == true
         rateLimited = try mapping.bool("rate_limited")
         file = mapping.file
     }
@@ -96,9 +108,59 @@ package struct Registration: Sendable, CustomStringConvertible, CustomDebugStrin
         return result
     }
 
+    /// Where a homeserver reaches this service through asched at `relayURL` (asched's own
+    /// address, `http://HOST:PORT`, or a reverse proxy's with a path prefix):
+    /// `{relayURL}/_asched/v1/relay/{id}`, trailing slashes of `relayURL` dropped.
+    package func relayBase(at relayURL: URL) -> String {
+        var base = relayURL.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + RelayAuthentication.pathPrefix + (id.addingPercentEncoding(withAllowedCharacters: Self.segmentAllowed) ?? id)
+    }
+
+    /// A path segment's characters: a `/` in an id must not start another segment.
+    private static let segmentAllowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))
+
+    /// The homeserver's copy of the registration file at `path`, for `app_service_config_files`
+    /// when asched at `relayURL` stands in front of the service: the same keys and values in the
+    /// same order, `url` set to ``relayBase(at:)``. Comments are not kept. Throws as
+    /// ``load(path:)`` does when the file is not a valid registration.
+    ///
+    /// ```swift
+    /// print(try Registration.homeserverCopy(path: "irc.yaml", relayURL: URL(string: "http://127.0.0.1:8448")!))
+    /// // id: irc
+    /// // url: http://127.0.0.1:8448/_asched/v1/relay/irc
+    /// // …
+    /// ```
+    package static func homeserverCopy(path: String, relayURL: URL) throws(ConfigurationError) -> String {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw .unreadable(file: path, reason: (error as NSError).localizedDescription)
+        }
+        let registration = try Registration(yaml: text, file: path)
+        do {
+            // Parsing the registration above already proved the text a mapping with a `url`.
+            guard case .mapping(let mapping)? = try Yams.compose(yaml: text) else {
+                throw ConfigurationError.malformed(file: path, reason: "the top level must be a mapping of keys to values")
+            }
+            let pairs = mapping.map { key, value in
+                key.scalar?.string == "url" ? (key, Node(registration.relayBase(at: relayURL))) : (key, value)
+            }
+            // width -1: regexes and tokens stay on one line, as written.
+            return try Yams.serialize(node: .mapping(Node.Mapping(pairs, mapping.tag, mapping.style)),
+                                      width: -1, allowUnicode: true)
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw .malformed(file: path, reason: "cannot write the homeserver's copy: \(type(of: error))")
+        }
+    }
+
     /// The scheduler's view of the service.
     package var descriptor: ServiceDescriptor {
-        ServiceDescriptor(id: id, receivesEphemeral: receivesEphemeral, receivesToDevice: receivesToDevice)
+        ServiceDescriptor(id: id, receivesEphemeral: receivesEphemeral, receivesToDevice: receivesToDevice,
+                          receivesUnstableEphemeral: receivesUnstableEphemeral, receivesDeviceData: receivesDeviceData)
     }
 
     /// The id, URL and namespace counts; tokens are left out so the text is safe to log.
@@ -115,7 +177,8 @@ package struct Registration: Sendable, CustomStringConvertible, CustomDebugStrin
         Mirror(self, children: [
             "id": id, "url": url, "senderLocalpart": senderLocalpart,
             "userNamespaces": userNamespaces, "aliasNamespaces": aliasNamespaces, "roomNamespaces": roomNamespaces,
-            "receivesEphemeral": receivesEphemeral, "receivesToDevice": receivesToDevice, "file": file,
+            "receivesEphemeral": receivesEphemeral, "receivesUnstableEphemeral": receivesUnstableEphemeral,
+            "receivesToDevice": receivesToDevice, "receivesDeviceData": receivesDeviceData, "file": file,
         ])
     }
 }

@@ -7,10 +7,12 @@ struct Asched: AsyncParsableCommand {
         commandName: "asched",
         abstract: "Durable delivery of events to Matrix application services, and tools for its log.",
         discussion: """
-            `serve` runs the daemon and `demo` shows it end to end. The offline commands read a data
+            `serve` runs the daemon and `demo` shows it end to end; `registration` prints the
+            homeserver's copy of a registration for asched's relay. The offline commands read a data
             directory (the scheduler's log) and never write to it, except `repair` without
             --dry-run and `compact`; the read-only ones run beside a live daemon.
             """,
         subcommands: [InspectCommand.self, DumpCommand.self, VerifyCommand.self, StateCommand.self,
-                      RepairCommand.self, CompactCommand.self, ServeCommand.self, DemoCommand.self])
+                      RepairCommand.self, CompactCommand.self, ServeCommand.self, RegistrationCommand.self,
+                      DemoCommand.self])
 }

@@ -1,4 +1,5 @@
 import AppServiceHTTP
+import AppServiceScheduler
 import Foundation
 import Testing
 
@@ -23,11 +24,13 @@ struct RegistrationTests {
         #expect(irc.userNamespaces.map(\.exclusive) == [true, false])
         #expect(irc.aliasNamespaces.count == 1)
         #expect(irc.roomNamespaces.isEmpty)
-        #expect(irc.receivesEphemeral, "de.sorunome.msc2409.push_ephemeral turns ephemeral on")
-        #expect(!irc.receivesToDevice)
+        #expect(irc.receivesUnstableEphemeral, "de.sorunome.msc2409.push_ephemeral turns the unstable ephemeral field on")
+        #expect(!irc.receivesEphemeral, "receive_ephemeral names another body key")
+        #expect(irc.receivesToDevice, "either ephemeral flag turns to-device on, as in Synapse")
+        #expect(!irc.receivesDeviceData)
         #expect(irc.rateLimited == false)
         #expect(irc.file == Fixtures.path("registration-irc.yaml"))
-        #expect(irc.descriptor.id == "irc" && irc.descriptor.receivesEphemeral && !irc.descriptor.receivesToDevice)
+        #expect(irc.descriptor == ServiceDescriptor(id: "irc", receivesToDevice: true, receivesUnstableEphemeral: true))
     }
 
     @Test func parsesTheSlackFixture() throws {
@@ -37,7 +40,44 @@ struct RegistrationTests {
         #expect(slack.userNamespaces.count == 1 && slack.roomNamespaces.count == 1)
         #expect(slack.aliasNamespaces.isEmpty)
         #expect(slack.receivesEphemeral && slack.receivesToDevice)
+        #expect(!slack.receivesUnstableEphemeral && !slack.receivesDeviceData)
         #expect(slack.rateLimited == nil)
+    }
+
+    /// Each flag, as Synapse reads it: the two ephemeral flags name different body keys, either
+    /// one brings to-device messages, and MSC3202 has its own.
+    @Test(arguments: [
+        ("receive_ephemeral: true", ServiceDescriptor(id: "bot", receivesEphemeral: true, receivesToDevice: true)),
+        ("de.sorunome.msc2409.push_ephemeral: true",
+         ServiceDescriptor(id: "bot", receivesToDevice: true, receivesUnstableEphemeral: true)),
+        ("receive_ephemeral: true\nde.sorunome.msc2409.push_ephemeral: true",
+         ServiceDescriptor(id: "bot", receivesEphemeral: true, receivesToDevice: true, receivesUnstableEphemeral: true)),
+        ("receive_to_device: true", ServiceDescriptor(id: "bot", receivesToDevice: true)),
+        ("de.sorunome.msc2409.push_to_device: true", ServiceDescriptor(id: "bot", receivesToDevice: true)),
+        ("receive_ephemeral: false\nreceive_to_device: false", ServiceDescriptor(id: "bot")),
+        ("org.matrix.msc3202: true", ServiceDescriptor(id: "bot", receivesDeviceData: true)),
+        ("org.matrix.msc3202: false", ServiceDescriptor(id: "bot")),
+    ] as [(String, ServiceDescriptor)])
+    func flagsBecomeTheDescriptor(flags: String, descriptor: ServiceDescriptor) throws {
+        let registration = try Registration(yaml: Self.minimal + flags + "\n", file: "r.yaml")
+        #expect(registration.descriptor == descriptor)
+        #expect(registration.receivesEphemeral == descriptor.receivesEphemeral)
+        #expect(registration.receivesUnstableEphemeral == descriptor.receivesUnstableEphemeral)
+        #expect(registration.receivesToDevice == descriptor.receivesToDevice)
+        #expect(registration.receivesDeviceData == descriptor.receivesDeviceData)
+    }
+
+    /// Keys of MSCs asched does not know are accepted, whatever their shape.
+    @Test func unknownKeysAreAccepted() throws {
+        let yaml = Self.minimal + """
+            io.element.msc4512.enabled: true
+            io.element.msc4512:
+              devices: [{id: ABC}]
+            protocols: [irc]
+
+            """
+        let registration = try Registration(yaml: yaml, file: "r.yaml")
+        #expect(registration.descriptor == ServiceDescriptor(id: "bot"))
     }
 
     @Test func optionalKeysDefaultToEmptyAndFalse() throws {
