@@ -461,6 +461,13 @@ struct RelayHarness: Sendable {
             #expect((Harness.json(refused)["error"] as? String)?.contains("\(64 << 10) bytes") == true)
             let small = try await Harness.relay(client, txnID: "small", body: Harness.transaction([Harness.event("$small")]))
             #expect(small.status == .ok, "a body that fits beside the slow one")
+            // Without a declared length the reservation grows chunk by chunk, up to the cap.
+            let chunkedBody = Array(Harness.transaction([Harness.event("$chunked", body: String(repeating: "c", count: 30 << 10))]).utf8)
+            let pieces = stride(from: 0, to: chunkedBody.count, by: 4 << 10).map {
+                ByteBuffer(bytes: chunkedBody[$0..<min($0 + (4 << 10), chunkedBody.count)])
+            }
+            let chunked = try await Self.streamedRelay(port: port, txnID: "chunked", chunks: pieces, declaredBytes: nil)
+            #expect(chunked.status == .serviceUnavailable)
 
             feed.yield(ByteBuffer(bytes: slowBody.dropFirst(100)))
             feed.finish()
