@@ -75,7 +75,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         switch self {
         case .dataDir: "the log directory; relative to the configuration file's directory"
         case .listen: "the HTTP API's address; IPv6 as \"[::1]:8448\"; port 0 picks a free port"
-        case .ingestToken: "bearer token of the ingest and admin API (not /healthz, not the relay); required unless listen is loopback"
+        case .ingestToken: "bearer token of the ingest/admin API; required unless listen is loopback"
         case .fsync: "when appends reach the disk; under interval, acks may precede the sync"
         case .segmentSize: "size at which a log segment is sealed (\(Self.rangeText(DaemonConfiguration.segmentSizeRange)))"
         case .compression: "lz4 compresses payloads of 128 bytes or more, kept only when smaller"
