@@ -6,6 +6,8 @@ extension SchedulerError {
         switch self {
         case .unknownService(let id):
             .unknownService(id)
+        case .purgeOfConfiguredService:
+            HTTPAPIError(.conflict, "M_UNKNOWN", description)
         case .invalidItem, .kindNotAccepted, .emptyBatch:
             .badJSON(description)
         case .batchTooLarge:

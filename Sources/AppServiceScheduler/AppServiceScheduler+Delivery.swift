@@ -42,7 +42,8 @@ extension AppServiceScheduler {
 
     /// Retries a DOWN service now, unless a send is already under way.
     func retryNow(_ service: String) {
-        guard failure == nil, state.services[service]?.status == .down, !sends.contains(service) else { return }
+        guard failure == nil, services[service] != nil, state.services[service]?.status == .down,
+              !sends.contains(service) else { return }
         recoverNext(service)
     }
 
@@ -114,7 +115,7 @@ extension AppServiceScheduler {
             compactIfDue(afterDrain: true)
         }
         // Recovering: straight on to the next pending transaction, not after another backoff.
-        if state.services[service]!.status == .down { return recoverNext(service) }
+        if state.services[service]!.status == .down { return retryNow(service) }
         pump(service)
     }
 
@@ -131,6 +132,7 @@ extension AppServiceScheduler {
         emit(.failed(service: service, transaction: transaction.id, reason: reason))
         if wasUp { emit(.down(service: service)) }
         emit(.retryScheduled(service: service, due: due, delay: delay))
-        scheduleRetry(service, due: due)
+        // A service removed while this attempt was under way is not retried.
+        if services[service] != nil { scheduleRetry(service, due: due) }
     }
 }

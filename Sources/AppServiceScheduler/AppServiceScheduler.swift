@@ -18,7 +18,7 @@ import SegmentLog
 /// ```
 public actor AppServiceScheduler {
     let log: any RecordStore
-    let services: [String: ServiceDescriptor]
+    var services: [String: ServiceDescriptor]
     let transport: any Transport
     let clock: any SchedulerClock
     let configuration: SchedulerConfiguration
@@ -75,8 +75,14 @@ public actor AppServiceScheduler {
     }
 
     private func resume() {
+        resume(Set(services.keys))
+    }
+
+    /// Starts delivering to `ids`: a DOWN service gets its recoverer, due when the log says; an UP
+    /// one sends what is pending or queued.
+    private func resume(_ ids: Set<String>) {
         // In id order, so a simulation's seed resumes services the same way every time.
-        for (id, service) in state.services.sorted(by: { $0.key < $1.key }) where services[id] != nil {
+        for (id, service) in state.services.sorted(by: { $0.key < $1.key }) where ids.contains(id) && services[id] != nil {
             if service.status == .down {
                 scheduleRetry(id, due: service.retryDue ?? clock.now)
             } else {
@@ -119,6 +125,36 @@ public actor AppServiceScheduler {
         for (service, _) in ordered { pump(service) }
         try await waitDurable(pending)
         return pending.positions.upperBound
+    }
+
+    /// Replaces the configured services (a reloaded configuration): a new service starts
+    /// receiving, a changed one's flags apply to its next new transaction (pending ones stay
+    /// frozen), and a removed one is no longer sent to or retried; its state stays in the log (an
+    /// attempt under way finishes and is recorded). Services keep their ids and state when they come back.
+    public func reconfigure(services descriptors: [ServiceDescriptor]) throws {
+        try checkOpen()
+        precondition(Set(descriptors.map(\.id)).count == descriptors.count, "service ids must be unique")
+        let before = Set(services.keys)
+        services = Dictionary(uniqueKeysWithValues: descriptors.map { ($0.id, $0) })
+        for removed in before.subtracting(services.keys) {
+            recoverer.cancel(removed)
+            drainingBacklogs.remove(removed)
+        }
+        resume(Set(services.keys).subtracting(before))
+    }
+
+    /// Drops every queued and pending item of `service`, which must not be configured (retire a
+    /// bridge: remove it from the configuration first), with a `servicePurged` record, so that
+    /// compaction can reclaim the records holding them. Its next transaction id, and its relay
+    /// window, are kept: if it comes back, no id is reused. Returns what was dropped, nil when the
+    /// log has no state for it.
+    public func purge(_ service: String) async throws -> ServicePurge? {
+        try checkOpen()
+        guard services[service] == nil else { throw SchedulerError.purgeOfConfiguredService(service) }
+        guard let current = state.services[service] else { return nil }
+        let purge = ServicePurge(of: current)
+        try await waitDurable(try record([.servicePurged(service: service)]))
+        return purge
     }
 
     /// Retries a DOWN service now, cancelling its backoff timer. Does nothing for an UP service

@@ -17,6 +17,7 @@ public enum RecordType: UInt8, CaseIterable, Sendable {
     case checkpoint = 11
     case queueContinued = 12
     case relayed = 13
+    case servicePurged = 14
 
     /// The name `asched dump` prints and its `--type` option takes.
     public var name: String {
@@ -34,6 +35,7 @@ public enum RecordType: UInt8, CaseIterable, Sendable {
         case .checkpoint: "checkpoint"
         case .queueContinued: "queue-continued"
         case .relayed: "relayed"
+        case .servicePurged: "service-purged"
         }
     }
 }

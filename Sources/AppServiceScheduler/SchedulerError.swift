@@ -8,6 +8,8 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
     case invalidItem(service: String, kind: String, index: Int, reason: String)
     /// The service does not take this kind of item.
     case kindNotAccepted(service: String, kind: String)
+    /// `purge` was asked for a service that is still configured.
+    case purgeOfConfiguredService(String)
     /// An enqueue carried no items.
     case emptyBatch(service: String)
     /// An enqueue's record would exceed the log's record limit; split the batch.
@@ -34,6 +36,8 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
             return "service \"\(service)\" does not receive \(kind) (enable it in its registration)"
         case .batchTooLarge(let service, let bytes, let max):
             return "the batch for service \"\(service)\" encodes to \(bytes) bytes, over the log's record limit of \(max); send it in smaller batches"
+        case .purgeOfConfiguredService(let service):
+            return "service \"\(service)\" is still configured; remove its registration before purging it"
         case .emptyBatch(let service):
             return "nothing to enqueue for service \"\(service)\": events, ephemeral and to_device are all empty"
         case .logBudgetExceeded(let logBytes, let budgetBytes):

@@ -43,7 +43,7 @@ extension SchedulerRecord {
             writer.write(service)
             writer.write(id)
             writer.write(reason)
-        case .serviceDown(let service), .serviceUp(let service), .forcedRetry(let service):
+        case .serviceDown(let service), .serviceUp(let service), .forcedRetry(let service), .servicePurged(let service):
             writer.write(service)
         case .backoffScheduled(let service, let counter, let delay, let due):
             writer.write(service)
@@ -153,6 +153,8 @@ extension SchedulerRecord {
                                      due: SchedulerInstant(millisecondsSinceEpoch: try reader.readSigned()))
         case .forcedRetry:
             return .forcedRetry(service: try reader.readString())
+        case .servicePurged:
+            return .servicePurged(service: try reader.readString())
         case .checkpoint:
             let service = try reader.readString()
             let state = version == 1 ? try reader.readVersion1ServiceState().state : try reader.readServiceState(version: version)

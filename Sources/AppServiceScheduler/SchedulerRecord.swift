@@ -36,6 +36,9 @@ public enum SchedulerRecord: Sendable, Equatable {
     /// More runs of the queue of the service whose `checkpoint` comes just before, so no
     /// checkpoint record grows past the log's record limit however long the queue is.
     case queueContinued(service: String, runs: ItemRuns)
+    /// The service was retired (`asched purge-service`): its queued and pending items are
+    /// dropped; its next transaction id and relay window stay.
+    case servicePurged(service: String)
 
     /// Which kind of record this is; its code is the frame type it is stored with.
     public var type: RecordType {
@@ -53,6 +56,7 @@ public enum SchedulerRecord: Sendable, Equatable {
         case .forcedRetry: .forcedRetry
         case .checkpoint: .checkpoint
         case .queueContinued: .queueContinued
+        case .servicePurged: .servicePurged
         }
     }
 
@@ -65,7 +69,8 @@ public enum SchedulerRecord: Sendable, Equatable {
         case .transactionCreated(_, let id, _, _, _, _, _), .sendStarted(_, let id, _), .sendSucceeded(_, let id),
              .sendFailed(_, let id, _), .transactionCompleted(_, let id):
             id
-        case .enqueued, .relayed, .serviceDown, .serviceUp, .backoffScheduled, .forcedRetry, .checkpoint, .queueContinued:
+        case .enqueued, .relayed, .serviceDown, .serviceUp, .backoffScheduled, .forcedRetry, .checkpoint, .queueContinued,
+             .servicePurged:
             nil
         }
     }
@@ -77,7 +82,7 @@ public enum SchedulerRecord: Sendable, Equatable {
              .sendStarted(let service, _, _), .sendSucceeded(let service, _), .sendFailed(let service, _, _),
              .transactionCompleted(let service, _), .serviceDown(let service), .serviceUp(let service),
              .backoffScheduled(let service, _, _, _), .forcedRetry(let service), .checkpoint(let service, _),
-             .queueContinued(let service, _):
+             .queueContinued(let service, _), .servicePurged(let service):
             service
         }
     }

@@ -111,6 +111,13 @@ extension ServiceState {
                     queued.append(run, kind)
                 }
             }
+        case .servicePurged:
+            queued = ItemRuns()
+            pending = []
+            inFlight = nil
+            status = .up
+            backoffCounter = 0
+            retryDue = nil
         case .checkpoint:
             preconditionFailure("a checkpoint replaces the service's state")
         }

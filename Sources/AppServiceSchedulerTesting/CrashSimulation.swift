@@ -3,7 +3,8 @@ import SegmentLog
 import SegmentLogTesting
 
 /// A seeded crash simulation of the whole scheduler: its log and compaction on a simulated
-/// disk, services that go DOWN and come back, forced retries, and power failures at random
+/// disk, services that go DOWN and come back, forced retries, a homeserver pushing through the
+/// relay and retrying what it pushed (answered or not), and power failures at random
 /// points (between steps, before a random disk operation — mid-write, mid-compaction, between a
 /// rename and its directory sync — or at the moment a send reaches a service). After every
 /// crash it reopens the log and checks that no acknowledged item was lost; at the end it
@@ -44,7 +45,10 @@ public struct CrashSimulation: Sendable {
         }
     }
 
-    static let services = [ServiceDescriptor(id: "irc", receivesEphemeral: true), ServiceDescriptor(id: "slack")]
+    static let services = [ServiceDescriptor(id: "irc", receivesEphemeral: true), ServiceDescriptor(id: "slack"),
+                           ServiceDescriptor(id: relayedService)]
+    /// The service whose items come only through the relay, as a homeserver pushes them.
+    static let relayedService = "matrix"
 
     public let seed: UInt64
     public let steps: Int
@@ -82,6 +86,7 @@ public struct CrashSimulation: Sendable {
             }
             let service = Self.services.randomElement(using: &random)!.id
             switch Int.random(in: 0..<20, using: &random) {
+            case 0..<11 where service == Self.relayedService: await world.relay(on: scheduler)
             case 0..<11: await world.enqueue(to: service, ephemeral: Bool.random(using: &random), on: scheduler)
             case 11, 12: world.advance(by: .milliseconds(Int64.random(in: 100...20_000, using: &random)))
             case 13: world.services.setDown(service, Bool.random(using: &random))
@@ -90,7 +95,7 @@ public struct CrashSimulation: Sendable {
             case 16: world.disk.inject(.crash(after: Int.random(in: 0...30, using: &random), seed: random.next()))
             case 17: world.services.crash(atSend: Int.random(in: 1...4, using: &random))
             case 18: world.services.crash()
-            default: break
+            default: try await world.retryAnsweredRelay(on: scheduler, using: &random, seed: seed, step: step)
             }
             try await Self.expectItemsReadable(on: scheduler, in: world, crashesSeen: crashesSeen, seed: seed, step: step)
         }

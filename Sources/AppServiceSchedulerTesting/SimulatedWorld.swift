@@ -17,6 +17,10 @@ final class SimulatedWorld: @unchecked Sendable {
     let configuration: SchedulerConfiguration
     private(set) var acknowledged: [String: [Int]] = [:]
     private var number = 0
+    /// The relayed transaction the homeserver got no answer for: it is retried before any newer one.
+    private var unansweredRelay: Int?
+    /// Relayed transactions answered `200 {}`, by number.
+    private var answeredRelays: [Int] = []
 
     init(seed: UInt64, syncPolicy: SyncPolicy) {
         services = SimulatedApplicationService(disk: disk, seed: seed ^ 0x5EED)
@@ -83,6 +87,45 @@ final class SimulatedWorld: @unchecked Sendable {
         let batch = ephemeral && service == "irc" ? EventBatch(ephemeral: [item]) : EventBatch(events: [item])
         guard (try? await scheduler.enqueue(batch, for: service)) != nil else { return }
         acknowledged[service + (batch.ephemeral.isEmpty ? "" : "/ephemeral"), default: []].append(number)
+    }
+
+    /// A homeserver's push through the relay to ``CrashSimulation/relayedService``: first the
+    /// transaction it got no answer for, if any (a homeserver retries the oldest first), then a new one.
+    func relay(on scheduler: AppServiceScheduler) async {
+        if let unanswered = unansweredRelay {
+            guard await push(unanswered, on: scheduler) != nil else { return }
+            unansweredRelay = nil
+        }
+        number += 1
+        if await push(number, on: scheduler) == nil { unansweredRelay = number }
+    }
+
+    /// A homeserver retrying a transaction it had an answer for (a lost `200`): the retry must
+    /// write nothing. Only under `always`: under the other policies an answered transaction may
+    /// be lost by a crash, and its retry then rightly stored again, after newer ones.
+    func retryAnsweredRelay(on scheduler: AppServiceScheduler, using random: inout SeededRandom,
+                            seed: UInt64, step: Int) async throws {
+        guard configuration.log.syncPolicy == .always, unansweredRelay == nil,
+              let relayed = answeredRelays.randomElement(using: &random),
+              let outcome = try? await scheduler.relay(Self.relayedTransaction(relayed, age: step), for: CrashSimulation.relayedService)
+        else { return }
+        if outcome != .duplicate {
+            throw CrashSimulation.Failure(seed: seed, step: step, message: "a retry of answered relayed transaction r\(relayed) was stored again: \(outcome)")
+        }
+    }
+
+    private func push(_ relayed: Int, on scheduler: AppServiceScheduler) async -> RelayOutcome? {
+        guard let outcome = try? await scheduler.relay(Self.relayedTransaction(relayed, age: 0), for: CrashSimulation.relayedService)
+        else { return nil }
+        if outcome != .duplicate { acknowledged[CrashSimulation.relayedService, default: []].append(relayed) }
+        answeredRelays.append(relayed)
+        return outcome
+    }
+
+    /// Relayed transaction `r<n>` with one event; `age` changes its bytes as a homeserver's retry does.
+    private static func relayedTransaction(_ relayed: Int, age: Int) -> RelayedTransaction {
+        let item = Array("{\"event_id\":\"$\(relayed)\",\"content\":{\"n\":\(relayed)},\"unsigned\":{\"age\":\(age)}}".utf8)
+        return RelayedTransaction(transactionID: "r\(relayed)", eventIDs: ["$\(relayed)"], items: EventBatch(events: [item]))
     }
 
     /// Moves the scheduler's clock and the log's (which times `interval` syncs) together.

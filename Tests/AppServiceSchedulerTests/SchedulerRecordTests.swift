@@ -95,6 +95,7 @@ import Testing
                      items: EventBatch(events: [event(1)], ephemeral: [event(2)], toDevice: [event(3)], deviceData: [event(4)]), at: due),
             .transactionCreated(service: "s", id: 8, events: 1, ephemeral: 0, toDevice: 0, deviceData: 1,
                                 fields: [.unstableEphemeral, .deviceData]),
+            .servicePurged(service: "s"),
         ]
     }
 }

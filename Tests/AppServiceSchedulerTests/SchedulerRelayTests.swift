@@ -165,7 +165,7 @@ import Testing
         for (index, push) in pushes.enumerated() {
             _ = try await scheduler.relay(Self.transaction("\(index + 1)", [index + 1], deviceData: [Array(push.utf8)]), for: "bridge")
         }
-        harness.transport.script([.failed(reason: "down"), .delivered], for: "bridge")
+        harness.transport.script([.delivered, .failed(reason: "down"), .delivered], for: "bridge")
         harness.transport.releaseAll()
         try await watcher.next { $0 == .down(service: "bridge") }
         try await scheduler.forceRetry("bridge")
