@@ -15,6 +15,10 @@ struct ServeCommand: AsyncParsableCommand {
 
             \(ConfigurationKey.helpText)
 
+            Each registration {id} has a relay base for the homeserver,
+            http://{listen}/_asched/v1/relay/{id}, authenticated by its hs_token;
+            `asched registration FILE --relay-url URL` prints the homeserver's copy.
+
             SIGTERM or SIGINT stops accepting requests, abandons sends under way (they are
             resent, same id, on the next start), syncs the log and exits 0.
 

@@ -67,6 +67,16 @@ struct RegistrationTests {
         #expect(registration.receivesDeviceData == descriptor.receivesDeviceData)
     }
 
+    /// The relay base ends with the id as one path segment, whatever the id holds.
+    @Test(arguments: [("http://127.0.0.1:8448", "bot", "http://127.0.0.1:8448/_asched/v1/relay/bot"),
+                      ("https://proxy.example/asched//", "bot", "https://proxy.example/asched/_asched/v1/relay/bot"),
+                      ("http://[::1]:8448/", "a/b c%", "http://[::1]:8448/_asched/v1/relay/a%2Fb%20c%25")])
+    func relayBaseAppendsTheRelayPath(relayURL: String, id: String, base: String) throws {
+        let yaml = Self.minimal.replacingOccurrences(of: "id: bot", with: "id: '\(id)'")
+        let registration = try Registration(yaml: yaml, file: "r.yaml")
+        #expect(registration.relayBase(at: try #require(URL(string: relayURL))) == base)
+    }
+
     /// Keys of MSCs asched does not know are accepted, whatever their shape.
     @Test func unknownKeysAreAccepted() throws {
         let yaml = Self.minimal + """
