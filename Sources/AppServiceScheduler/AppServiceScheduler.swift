@@ -68,7 +68,29 @@ public actor AppServiceScheduler {
             try state.apply(record)
             configuration.onRecordApplied?(record.position, state)
         }
-        let scheduler = AppServiceScheduler(log: log, services: services, transport: transport, clock: clock,
+        return await resuming(log, state: state, services: services, transport: transport, clock: clock, configuration: configuration)
+    }
+
+    /// Replays `store` (``RecordStore/replay(_:)``) and resumes on it, as
+    /// ``open(directory:services:transport:clock:configuration:)`` does on the embedded log: the
+    /// way to run the scheduler on another store. `configuration.log` is not used; the store
+    /// was configured when it was opened.
+    public static func open(store: any RecordStore, services: [ServiceDescriptor], transport: any Transport,
+                            clock: any SchedulerClock,
+                            configuration: SchedulerConfiguration = SchedulerConfiguration()) async throws -> AppServiceScheduler {
+        precondition(Set(services.map(\.id)).count == services.count, "service ids must be unique")
+        var state = SchedulerState()
+        try store.replay { record in
+            try state.apply(record)
+            configuration.onRecordApplied?(record.position, state)
+        }
+        return await resuming(store, state: state, services: services, transport: transport, clock: clock, configuration: configuration)
+    }
+
+    private static func resuming(_ store: any RecordStore, state: SchedulerState, services: [ServiceDescriptor],
+                                 transport: any Transport, clock: any SchedulerClock,
+                                 configuration: SchedulerConfiguration) async -> AppServiceScheduler {
+        let scheduler = AppServiceScheduler(log: store, services: services, transport: transport, clock: clock,
                                             configuration: configuration, state: state)
         await scheduler.resume()
         return scheduler

@@ -15,6 +15,9 @@ public protocol RecordStore: AnyObject, Sendable {
     /// Assigns the next consecutive positions to `entries`, in call order, without waiting;
     /// the records are durable once ``DurableAppend/durable()`` returns.
     func beginAppend(contentsOf entries: [LogEntry]) throws -> Append
+    /// Hands `apply` every record a replay folds, in position order: from where the last
+    /// compaction left the replay to start (its floor) to the last record appended.
+    func replay(_ apply: (LogRecord) throws -> Void) throws
     /// The records at `positions` (ascending, distinct); throws when one is not there.
     func records(at positions: [LogPosition]) throws -> [LogRecord]
     /// Drops the records below `floor` (durable, and where a replay now starts) except those at
@@ -53,4 +56,11 @@ extension PendingAppend: DurableAppend {}
 extension SegmentLog: RecordStore {
     /// The log's directory.
     public var location: String { directory }
+
+    /// Reads the log from its ``replayFloor`` again; ``AppServiceScheduler/open(directory:services:transport:clock:configuration:)``
+    /// instead replays while it opens, reading the log once.
+    public func replay(_ apply: (LogRecord) throws -> Void) throws {
+        var cursor = try records(from: replayFloor)
+        while let record = try cursor.next() { try apply(record) }
+    }
 }

@@ -1,5 +1,6 @@
 import AppServiceScheduler
 import AppServiceSchedulerTesting
+import SegmentLog
 import Testing
 
 /// Services added, changed and removed while the scheduler runs (a reloaded configuration), and
@@ -70,5 +71,32 @@ import Testing
         try await back.completed(2)
         #expect(harness.transport.attempts.last.map { ($0.id, numbers(in: $0.body)) }! == (2, [6]))
         try await scheduler.close()
+    }
+}
+
+/// The scheduler on a store opened by its owner, through the record-store protocol alone.
+@Suite struct RecordStoreOpeningTests {
+    @Test func openingOnAStoreReplaysToTheSameStateAsOpeningTheDirectory() async throws {
+        let harness = SchedulerHarness(realDisk: true)
+        let scheduler = try await harness.open()
+        let watcher = await EventWatcher.watching(scheduler)
+        harness.transport.script([.failed(reason: "down")], for: "bridge")
+        _ = try await scheduler.enqueue(EventBatch(events: [event(1)]), for: "bridge")
+        try await watcher.next { $0 == .down(service: "bridge") }
+        _ = try await scheduler.relay(RelayedTransaction(transactionID: "9", eventIDs: ["$9"], items: EventBatch(events: [event(2)])),
+                                      for: "bridge")
+        _ = try await scheduler.compact()
+        _ = try await scheduler.enqueue(EventBatch(events: [event(3)]), for: "bridge")
+        let live = await scheduler.snapshot
+        try await scheduler.close()
+
+        let store = try SegmentLog.open(directory: harness.directory, configuration: harness.configuration.log)
+        let reopened = try await AppServiceScheduler.open(store: store, services: [], transport: harness.transport,
+                                                          clock: harness.clock, configuration: harness.configuration)
+        #expect(await reopened.snapshot == live)
+        let items = try await reopened.queuedAndPendingItems()["bridge"] ?? []
+        // The queue first (2 relayed, 3 enqueued), then the pending transaction (1).
+        #expect(items.flatMap { $0.events.compactMap(DeliveryCheck.number(of:)) } == [2, 3, 1])
+        try await reopened.close()
     }
 }
