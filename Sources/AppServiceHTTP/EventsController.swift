@@ -17,11 +17,14 @@ struct EventsController<Context: RequestContext> {
     /// durable. The whole body is checked before anything is enqueued, and all services' records
     /// go into the log in one write.
     @Sendable func route(_ request: Request, context: Context) async throws -> Response {
-        let object = try await RequestJSON.object(of: request, limit: bodyBytesMax)
-        guard object["events"] != nil else { throw HTTPAPIError.badJSON("missing \"events\"") }
+        let document = try await RequestJSON.document(of: request, limit: bodyBytesMax)
+        guard document.member("events", of: document.root) != nil else { throw HTTPAPIError.badJSON("missing \"events\"") }
         var perService: [String: [[UInt8]]] = [:]
-        for (event, bytes) in try RequestJSON.objects("events", in: object) {
-            for service in router.serviceIDs(for: event) {
+        for event in try RequestJSON.objects("events", in: document) {
+            let services = router.serviceIDs(forEvent: event, in: document)
+            guard !services.isEmpty else { continue }
+            let bytes = Array(document[event])
+            for service in services {
                 perService[service, default: []].append(bytes)
             }
         }

@@ -35,9 +35,19 @@ package struct NamespaceRouter: Sendable {
     /// The ids of the services `event` goes to, in registration order; empty when none.
     /// Fields that are absent or not strings match nothing.
     package func serviceIDs(for event: [String: Any]) -> [String] {
-        let sender = event["sender"] as? String
-        let roomID = event["room_id"] as? String
-        let member = event["type"] as? String == "m.room.member" ? event["state_key"] as? String : nil
+        serviceIDs(sender: event["sender"] as? String, roomID: event["room_id"] as? String,
+                   member: event["type"] as? String == "m.room.member" ? event["state_key"] as? String : nil)
+    }
+
+    /// Like ``serviceIDs(for:)`` for `event`, an object in `document`: only its four top-level
+    /// string members are read.
+    package func serviceIDs(forEvent event: JSONValue, in document: JSONDocument) -> [String] {
+        let field = { (name: String) in document.member(name, of: event).flatMap(document.string) }
+        return serviceIDs(sender: field("sender"), roomID: field("room_id"),
+                          member: field("type") == "m.room.member" ? field("state_key") : nil)
+    }
+
+    private func serviceIDs(sender: String?, roomID: String?, member: String?) -> [String] {
         let key = [sender ?? "", roomID ?? "", member ?? ""].joined(separator: "\u{0}")
         if let known = answers.lookup(key) { return known }
         let answer = registrations.filter { registration in
@@ -53,7 +63,7 @@ package struct NamespaceRouter: Sendable {
 
     /// Like ``serviceIDs(for:)`` for an event given as JSON; nil when `json` is not a JSON object.
     package func serviceIDs(forEventJSON json: Data) -> [String]? {
-        guard let event = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else { return nil }
-        return serviceIDs(for: event)
+        guard let document = try? JSONScanner.scan(Array(json)), document.root.kind == .object else { return nil }
+        return serviceIDs(forEvent: document.root, in: document)
     }
 }

@@ -44,7 +44,7 @@ struct RelayController<Context: RequestContext> {
         var reservedBytes = 0
         defer { budget.release(reservedBytes) }
         let body = try await readBody(of: request, reservedBytes: &reservedBytes)
-        let transaction = try RelayTransactionBody.transaction(try RequestJSON.object(parsing: body), transactionID: transactionID)
+        let transaction = try RelayTransactionBody.transaction(try RequestJSON.document(parsing: Array(body)), transactionID: transactionID)
         let outcome: RelayOutcome
         do {
             outcome = try await scheduler.relay(transaction, for: service, itemsAreJSONObjects: true)

@@ -1,5 +1,4 @@
 import AppServiceScheduler
-import Foundation
 
 /// A homeserver's transaction body (the AS API's `PUT /transactions/{txnId}`) read into the
 /// scheduler's ``RelayedTransaction``. Every field it stores is checked first, so a body that
@@ -15,44 +14,47 @@ enum RelayTransactionBody {
         "device_unused_fallback_key_types": ["org.matrix.msc3202.device_unused_fallback_key_types"],
     ]
 
-    /// The transaction `transactionID` with `body`'s items; throws 400 `M_BAD_JSON` for a field
-    /// of the wrong shape.
-    static func transaction(_ body: [String: Any], transactionID: String) throws -> RelayedTransaction {
+    /// The transaction `transactionID` with `body`'s items, each the bytes the homeserver sent;
+    /// throws 400 `M_BAD_JSON` for a field of the wrong shape.
+    static func transaction(_ body: JSONDocument, transactionID: String) throws -> RelayedTransaction {
         let events = try RequestJSON.objects("events", in: body)
         // A registration with both ephemeral flags gets the same list under both names: stored once.
-        let ephemeralKey = body["ephemeral"] != nil ? "ephemeral" : "de.sorunome.msc2409.ephemeral"
-        let items = EventBatch(events: events.map(\.bytes),
+        let ephemeralKey = body.member("ephemeral", of: body.root) != nil ? "ephemeral" : "de.sorunome.msc2409.ephemeral"
+        let items = EventBatch(events: events.map { Array(body[$0]) },
                                ephemeral: try RequestJSON.items(ephemeralKey, in: body),
                                toDevice: try RequestJSON.items("de.sorunome.msc2409.to_device", in: body),
                                deviceData: try deviceData(in: body).map { [$0] } ?? [])
-        return RelayedTransaction(transactionID: transactionID, eventIDs: events.compactMap { $0.object["event_id"] as? String },
-                                  items: items)
+        let eventIDs = events.compactMap { event in body.member("event_id", of: event).flatMap(body.string) }
+        return RelayedTransaction(transactionID: transactionID, eventIDs: eventIDs, items: items)
     }
 
-    /// The MSC3202 fields of `body` as one JSON object under the short keys, or nil when it
-    /// carries none.
-    static func deviceData(in body: [String: Any]) throws -> [UInt8]? {
-        var item: [String: Any] = [:]
+    /// The MSC3202 fields of `body` as one JSON object under the short keys (in sorted order,
+    /// each value the bytes the homeserver sent), or nil when it carries none.
+    static func deviceData(in body: JSONDocument) throws -> [UInt8]? {
+        var item: [UInt8] = []
         for (shortKey, bodyKeys) in deviceDataKeys {
-            guard let bodyKey = bodyKeys.first(where: { body[$0] != nil }) else { continue }
-            let value = body[bodyKey]!
-            try check(value, isShapedAs: shortKey, key: bodyKey)
-            item[shortKey] = value
+            guard let (bodyKey, value) = bodyKeys.lazy.compactMap({ key in body.member(key, of: body.root).map { (key, $0) } }).first
+            else { continue }
+            try check(value, in: body, isShapedAs: shortKey, key: bodyKey)
+            item += Array((item.isEmpty ? "{\"" : ",\"").utf8) + Array(shortKey.utf8) + Array("\":".utf8) + body[value]
         }
         guard !item.isEmpty else { return nil }
-        return Array(try JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes]))
+        return item + [UInt8(ascii: "}")]
     }
 
     /// The scheduler merges these fields per user (and device), so each must have the shape
     /// Synapse sends: `device_lists` `{changed: [user], left: [user]}`, the others
     /// `{user: {device: ...}}`.
-    private static func check(_ value: Any, isShapedAs shortKey: String, key: String) throws {
-        guard let object = value as? [String: Any] else { throw HTTPAPIError.badJSON("\"\(key)\" must be a JSON object") }
+    private static func check(_ value: JSONValue, in body: JSONDocument, isShapedAs shortKey: String, key: String) throws {
+        guard value.kind == .object else { throw HTTPAPIError.badJSON("\"\(key)\" must be a JSON object") }
         if shortKey == "device_lists" {
-            for list in ["changed", "left"] where object[list] != nil && !(object[list] is [String]) {
-                throw HTTPAPIError.badJSON("\"\(key)\".\(list) must be a list of user ids")
+            for list in ["changed", "left"] {
+                guard let users = body.member(list, of: value) else { continue }
+                guard users.kind == .array, body.elements(of: users).allSatisfy({ $0.kind == .string }) else {
+                    throw HTTPAPIError.badJSON("\"\(key)\".\(list) must be a list of user ids")
+                }
             }
-        } else if let user = object.first(where: { !($0.value is [String: Any]) })?.key {
+        } else if let user = body.members(of: value).first(where: { $0.value.kind != .object })?.name {
             throw HTTPAPIError.badJSON("\"\(key)\"[\"\(user)\"] must be a JSON object of devices")
         }
     }

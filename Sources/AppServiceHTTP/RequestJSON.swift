@@ -2,47 +2,49 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// Reading a request body as a JSON object, with the API's limit and error answers.
+/// Reading a request body as a JSON object, with the API's limit and error answers; items are
+/// kept as the bytes the client sent (``JSONScanner``), never parsed into objects and serialized again.
 enum RequestJSON {
-    /// The body as a JSON object; throws 413 past `limit` bytes and 400 for anything but an object.
-    static func object(of request: Request, limit: Int) async throws -> [String: Any] {
+    /// The body, checked by ``JSONScanner``, whose top-level value is an object; throws 413 past
+    /// `limit` bytes and 400 for anything but a JSON object.
+    static func document(of request: Request, limit: Int) async throws -> JSONDocument {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw HTTPAPIError.tooLarge(limit: limit)
         }
-        return try object(parsing: Data(buffer.readableBytesView))
+        return try document(parsing: Array(buffer.readableBytesView))
     }
 
-    /// `data` as a JSON object; throws 400 `M_NOT_JSON` for anything but JSON and 400
-    /// `M_BAD_JSON` for JSON that is not an object.
-    static func object(parsing data: Data) throws -> [String: Any] {
-        let parsed: Any
+    /// `bytes` checked by ``JSONScanner``; throws 400 `M_NOT_JSON` for anything but JSON (naming
+    /// the byte where it stops being JSON) and 400 `M_BAD_JSON` for JSON that is not an object.
+    static func document(parsing bytes: [UInt8]) throws -> JSONDocument {
+        let document: JSONDocument
         do {
-            parsed = try JSONSerialization.jsonObject(with: data)
+            document = try JSONScanner.scan(bytes)
         } catch {
-            throw HTTPAPIError.notJSON("the body is not JSON: \(error.localizedDescription)")
+            throw HTTPAPIError.notJSON("the body is not JSON: \(error)")
         }
-        guard let object = parsed as? [String: Any] else { throw HTTPAPIError.badJSON("the body must be a JSON object") }
-        return object
+        guard document.root.kind == .object else { throw HTTPAPIError.badJSON("the body must be a JSON object") }
+        return document
     }
 
-    /// `object[key]` as a list of JSON objects, each serialized; empty when absent.
-    static func items(_ key: String, in object: [String: Any]) throws -> [[UInt8]] {
-        try objects(key, in: object).map(\.bytes)
+    /// The body's member `key` as a list of JSON objects, each as the bytes the client sent;
+    /// empty when absent.
+    static func items(_ key: String, in document: JSONDocument) throws -> [[UInt8]] {
+        try objects(key, in: document).map { Array(document[$0]) }
     }
 
-    /// `object[key]` as a list of JSON objects, each with its serialized bytes.
-    static func objects(_ key: String, in object: [String: Any]) throws -> [(object: [String: Any], bytes: [UInt8])] {
-        guard let value = object[key] else { return [] }
-        guard let list = value as? [Any] else { throw HTTPAPIError.badJSON("\"\(key)\" must be a list of JSON objects") }
-        return try list.enumerated().map { index, item in
-            guard let event = item as? [String: Any] else {
-                throw HTTPAPIError.badJSON("\"\(key)\"[\(index)] is not a JSON object")
-            }
-            return (event, Array(try JSONSerialization.data(withJSONObject: event, options: [.withoutEscapingSlashes])))
+    /// The body's member `key` as a list of JSON objects; empty when absent.
+    static func objects(_ key: String, in document: JSONDocument) throws -> [JSONValue] {
+        guard let value = document.member(key, of: document.root) else { return [] }
+        guard value.kind == .array else { throw HTTPAPIError.badJSON("\"\(key)\" must be a list of JSON objects") }
+        let list = document.elements(of: value)
+        if let index = list.firstIndex(where: { $0.kind != .object }) {
+            throw HTTPAPIError.badJSON("\"\(key)\"[\(index)] is not a JSON object")
         }
+        return list
     }
 
     /// A 200 answer with `object` as JSON.

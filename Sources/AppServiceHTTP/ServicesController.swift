@@ -19,10 +19,10 @@ struct ServicesController<Context: RequestContext> {
     @Sendable func enqueue(_ request: Request, context: Context) async throws -> Response {
         let service = try context.parameters.require("id")
         guard await scheduler.descriptors[service] != nil else { throw HTTPAPIError.unknownService(service) }
-        let object = try await RequestJSON.object(of: request, limit: bodyBytesMax)
-        let batch = EventBatch(events: try RequestJSON.items("events", in: object),
-                               ephemeral: try RequestJSON.items("ephemeral", in: object),
-                               toDevice: try RequestJSON.items("to_device", in: object))
+        let document = try await RequestJSON.document(of: request, limit: bodyBytesMax)
+        let batch = EventBatch(events: try RequestJSON.items("events", in: document),
+                               ephemeral: try RequestJSON.items("ephemeral", in: document),
+                               toDevice: try RequestJSON.items("to_device", in: document))
         do {
             let position = try await scheduler.enqueue([service: batch], itemsAreJSONObjects: true)
             metrics.enqueued(batch.count, for: service)
