@@ -9,10 +9,10 @@ struct Asched: AsyncParsableCommand {
         discussion: """
             `serve` runs the daemon and `demo` shows it end to end; `registration` prints the
             homeserver's copy of a registration for asched's relay. The offline commands read a data
-            directory (the scheduler's log) and never write to it, except `repair` without
-            --dry-run and `compact`; the read-only ones run beside a live daemon.
+            directory (the scheduler's log) and never write to it, except `repair` and
+            `purge-service` without --dry-run, and `compact`; the read-only ones run beside a live daemon.
             """,
         subcommands: [InspectCommand.self, DumpCommand.self, VerifyCommand.self, StateCommand.self,
-                      RepairCommand.self, CompactCommand.self, ServeCommand.self, RegistrationCommand.self,
+                      RepairCommand.self, CompactCommand.self, PurgeServiceCommand.self, ServeCommand.self, RegistrationCommand.self,
                       DemoCommand.self])
 }
