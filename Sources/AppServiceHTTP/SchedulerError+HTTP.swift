@@ -6,7 +6,7 @@ extension SchedulerError {
         switch self {
         case .unknownService(let id):
             .unknownService(id)
-        case .purgeOfConfiguredService:
+        case .purgeOfConfiguredService, .sendUnderWay:
             HTTPAPIError(.conflict, "M_UNKNOWN", description)
         case .invalidItem, .kindNotAccepted, .emptyBatch:
             .badJSON(description)

@@ -1,7 +1,7 @@
 import SegmentLog
 
 extension AppServiceScheduler {
-    /// A relayed transaction whose record is appended and not yet known durable.
+    /// Names a relayed transaction among those whose records are appended and not yet known durable.
     struct RelayKey: Hashable {
         let service: String
         let transaction: String

@@ -173,6 +173,8 @@ public actor AppServiceScheduler {
     public func purge(_ service: String) async throws -> ServicePurge? {
         try checkOpen()
         guard services[service] == nil else { throw SchedulerError.purgeOfConfiguredService(service) }
+        // Its outcome would be recorded for a transaction the purge dropped.
+        guard !sends.contains(service) else { throw SchedulerError.sendUnderWay(service) }
         guard let current = state.services[service] else { return nil }
         let purge = ServicePurge(of: current)
         try await waitDurable(try record([.servicePurged(service: service)]))

@@ -6,6 +6,9 @@ import DequeModule
 public struct RelayWindow: Sendable, Equatable {
     /// How many ids a service remembers; the oldest is forgotten past it.
     public static let capacity = 10_000
+    /// Ids longer than this are remembered by a digest, so a checkpoint's window stays small
+    /// (under 1 MiB) whatever ids a homeserver makes up.
+    static let idBytesMax = 64
 
     /// Oldest first.
     private var order = Deque<String>()
@@ -16,13 +19,13 @@ public struct RelayWindow: Sendable, Equatable {
 
     /// The digest remembered for `transaction`, if it is in the window.
     public func digest(of transaction: String) -> EventIDDigest? {
-        digests[transaction]
+        digests[Self.key(transaction)]
     }
 
     /// How many ids are remembered.
     public var count: Int { order.count }
 
-    /// The remembered ids and digests, oldest first.
+    /// The remembered ids (a long id as `#` and the digest of it) and digests, oldest first.
     public var entries: [(transaction: String, eventIDs: EventIDDigest)] {
         order.map { ($0, digests[$0]!) }
     }
@@ -30,6 +33,7 @@ public struct RelayWindow: Sendable, Equatable {
     /// Remembers `transaction` as the newest id; an id seen before (a homeserver that restarted
     /// its counter) moves to the newest place with its new digest.
     mutating func remember(_ transaction: String, _ eventIDs: EventIDDigest) {
+        let transaction = Self.key(transaction)
         if digests.updateValue(eventIDs, forKey: transaction) != nil {
             // Rare (a reused id), so the linear removal is fine.
             order.removeAll { $0 == transaction }
@@ -39,5 +43,11 @@ public struct RelayWindow: Sendable, Equatable {
             digests[order.removeFirst()] = nil
         }
         assert(order.count == digests.count)
+    }
+
+    /// How `transaction` is remembered: itself, or `#` and its digest when it is long (a short id
+    /// spelled `#` and 32 hex digits would share that place; no homeserver makes such ids).
+    private static func key(_ transaction: String) -> String {
+        transaction.utf8.count <= idBytesMax ? transaction : "#" + EventIDDigest(eventIDs: [transaction]).description
     }
 }

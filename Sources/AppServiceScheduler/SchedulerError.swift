@@ -10,6 +10,8 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
     case kindNotAccepted(service: String, kind: String)
     /// `purge` was asked for a service that is still configured.
     case purgeOfConfiguredService(String)
+    /// `purge` was asked for a service whose last attempt has not finished; retry once it has.
+    case sendUnderWay(String)
     /// An enqueue carried no items.
     case emptyBatch(service: String)
     /// An enqueue's record would exceed the log's record limit; split the batch.
@@ -38,6 +40,8 @@ public enum SchedulerError: Error, Sendable, Equatable, CustomStringConvertible 
             return "the batch for service \"\(service)\" encodes to \(bytes) bytes, over the log's record limit of \(max); send it in smaller batches"
         case .purgeOfConfiguredService(let service):
             return "service \"\(service)\" is still configured; remove its registration before purging it"
+        case .sendUnderWay(let service):
+            return "service \"\(service)\" has an attempt under way; purge it once the attempt has finished"
         case .emptyBatch(let service):
             return "nothing to enqueue for service \"\(service)\": events, ephemeral and to_device are all empty"
         case .logBudgetExceeded(let logBytes, let budgetBytes):

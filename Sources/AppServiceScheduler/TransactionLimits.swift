@@ -13,10 +13,11 @@ public struct TransactionLimits: Sendable, Equatable {
     public init() {}
 
     /// Custom caps, each at least 1.
-    public init(eventsMax: Int, ephemeralMax: Int, toDeviceMax: Int) {
-        precondition(eventsMax > 0 && ephemeralMax > 0 && toDeviceMax > 0, "transaction caps must be positive")
+    public init(eventsMax: Int, ephemeralMax: Int, toDeviceMax: Int, deviceDataMax: Int = 100) {
+        precondition(eventsMax > 0 && ephemeralMax > 0 && toDeviceMax > 0 && deviceDataMax > 0, "transaction caps must be positive")
         self.eventsMax = eventsMax
         self.ephemeralMax = ephemeralMax
         self.toDeviceMax = toDeviceMax
+        self.deviceDataMax = deviceDataMax
     }
 }

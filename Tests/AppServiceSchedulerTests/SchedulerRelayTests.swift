@@ -184,3 +184,21 @@ import Testing
         try await scheduler.close()
     }
 }
+
+extension SchedulerRelayTests {
+    /// A homeserver may make up long ids: the window remembers them by digest, so a checkpoint
+    /// holding 10,000 of them stays small, and their retries are still recognised after one.
+    @Test func longIdsAreRememberedByDigestThroughACheckpoint() async throws {
+        let harness = SchedulerHarness(realDisk: true)
+        let scheduler = try await harness.open()
+        let long = String(repeating: "x", count: 5_000)
+        _ = try await scheduler.relay(Self.transaction(long, [1]), for: "bridge")
+        #expect(await scheduler.snapshot.services["bridge"]!.relayWindow.entries.allSatisfy { $0.transaction.utf8.count <= 64 })
+        _ = try await scheduler.compact()
+        try await scheduler.close()
+        let reopened = try await harness.open()
+        #expect(try await reopened.relay(Self.transaction(long, [1], age: 3), for: "bridge") == .duplicate)
+        #expect(try await reopened.relay(Self.transaction(long + "y", [1]), for: "bridge") != .duplicate)
+        try await reopened.close()
+    }
+}

@@ -43,6 +43,21 @@ import Testing
         try await scheduler.close()
     }
 
+    @Test func aServiceIsNotPurgedWhileItsLastAttemptIsUnderWay() async throws {
+        let harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")])
+        let scheduler = try await harness.open()
+        let watcher = await EventWatcher.watching(scheduler)
+        harness.transport.hold()
+        _ = try await scheduler.enqueue(EventBatch(events: [event(1)]), for: "bridge")
+        try await watcher.next { $0 == .sending(service: "bridge", transaction: 1, attempt: 1) }
+        try await scheduler.reconfigure(services: [])
+        await #expect(throws: SchedulerError.sendUnderWay("bridge")) { try await scheduler.purge("bridge") }
+        harness.transport.releaseAll()
+        try await watcher.completed(1)
+        #expect(try await scheduler.purge("bridge")?.pendingTransactions == [])
+        try await scheduler.close()
+    }
+
     @Test func purgingARetiredServiceDropsItsItemsAndKeepsItsIds() async throws {
         let harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")], realDisk: true)
         var scheduler = try await harness.open()
