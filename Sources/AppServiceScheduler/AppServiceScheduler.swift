@@ -177,7 +177,7 @@ public actor AppServiceScheduler {
         guard !sends.contains(service) else { throw SchedulerError.sendUnderWay(service) }
         guard let current = state.services[service] else { return nil }
         let purge = ServicePurge(of: current)
-        try await waitDurable(try record([.servicePurged(service: service)]))
+        try await waitDurable(try record([.servicePurged(service: service, at: clock.now)]))
         return purge
     }
 

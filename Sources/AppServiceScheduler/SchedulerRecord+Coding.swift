@@ -43,8 +43,11 @@ extension SchedulerRecord {
             writer.write(service)
             writer.write(id)
             writer.write(reason)
-        case .serviceDown(let service), .serviceUp(let service), .forcedRetry(let service), .servicePurged(let service):
+        case .serviceDown(let service), .serviceUp(let service), .forcedRetry(let service):
             writer.write(service)
+        case .servicePurged(let service, let time):
+            writer.write(service)
+            writer.write(signed: time.millisecondsSinceEpoch)
         case .backoffScheduled(let service, let counter, let delay, let due):
             writer.write(service)
             writer.write(counter)
@@ -154,7 +157,8 @@ extension SchedulerRecord {
         case .forcedRetry:
             return .forcedRetry(service: try reader.readString())
         case .servicePurged:
-            return .servicePurged(service: try reader.readString())
+            return .servicePurged(service: try reader.readString(),
+                                  at: SchedulerInstant(millisecondsSinceEpoch: try reader.readSigned()))
         case .checkpoint:
             let service = try reader.readString()
             let state = version == 1 ? try reader.readVersion1ServiceState().state : try reader.readServiceState(version: version)
@@ -216,6 +220,8 @@ extension BinaryWriter {
         write(service.backoffCounter)
         write(service.retryDue == nil ? 0 : 1)
         write(signed: service.retryDue?.millisecondsSinceEpoch ?? 0)
+        write(service.purgedAt == nil ? 0 : 1)
+        write(signed: service.purgedAt?.millisecondsSinceEpoch ?? 0)
         write(service.relayWindow.count)
         for (transaction, eventIDs) in service.relayWindow.entries {
             write(transaction)
@@ -290,6 +296,9 @@ extension BinaryReader {
         }
         try readServiceStateTail(into: &service)
         if version >= 3 {
+            let purged = try readUInt64() == 1
+            let purgedAt = try readSigned()
+            service.purgedAt = purged ? SchedulerInstant(millisecondsSinceEpoch: purgedAt) : nil
             for _ in 0..<(try readCount()) {
                 let transaction = try readString()
                 service.relayWindow.remember(transaction, try readDigest())

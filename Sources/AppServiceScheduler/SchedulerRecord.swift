@@ -36,9 +36,9 @@ public enum SchedulerRecord: Sendable, Equatable {
     /// More runs of the queue of the service whose `checkpoint` comes just before, so no
     /// checkpoint record grows past the log's record limit however long the queue is.
     case queueContinued(service: String, runs: ItemRuns)
-    /// The service was retired (`asched purge-service`): its queued and pending items are
+    /// The service was retired (`asched purge-service`) at `at`: its queued and pending items are
     /// dropped; its next transaction id and relay window stay.
-    case servicePurged(service: String)
+    case servicePurged(service: String, at: SchedulerInstant)
 
     /// Which kind of record this is; its code is the frame type it is stored with.
     public var type: RecordType {
@@ -82,7 +82,7 @@ public enum SchedulerRecord: Sendable, Equatable {
              .sendStarted(let service, _, _), .sendSucceeded(let service, _), .sendFailed(let service, _, _),
              .transactionCompleted(let service, _), .serviceDown(let service), .serviceUp(let service),
              .backoffScheduled(let service, _, _, _), .forcedRetry(let service), .checkpoint(let service, _),
-             .queueContinued(let service, _), .servicePurged(let service):
+             .queueContinued(let service, _), .servicePurged(let service, _):
             service
         }
     }

@@ -111,7 +111,8 @@ extension ServiceState {
                     queued.append(run, kind)
                 }
             }
-        case .servicePurged:
+        case .servicePurged(_, let time):
+            purgedAt = time
             queued = ItemRuns()
             pending = []
             inFlight = nil

@@ -26,6 +26,8 @@ public struct ServiceState: Sendable, Equatable {
     public internal(set) var backoffCounter = 0
     /// When the recoverer retries next, while DOWN.
     public internal(set) var retryDue: SchedulerInstant?
+    /// When the service was last retired with `asched purge-service`, if ever.
+    public internal(set) var purgedAt: SchedulerInstant?
     /// The transaction ids the homeserver pushed most recently through the relay.
     public internal(set) var relayWindow = RelayWindow()
 

@@ -50,8 +50,8 @@ struct DecodedRecord {
                 return "txn \(id): \(reason)"
             case .serviceDown, .serviceUp, .forcedRetry:
                 return ""
-            case .servicePurged:
-                return "queued and pending items dropped; transaction ids continue"
+            case .servicePurged(_, let time):
+                return "queued and pending items dropped at \(Timestamp.iso8601(time)); transaction ids continue"
             case .backoffScheduled(_, let counter, let delay, let due):
                 return "retry \(counter) after \(delay) at \(Timestamp.iso8601(due))"
             case .checkpoint(_, let state):

@@ -42,8 +42,9 @@ struct InspectCommand: ParsableCommand {
         if statuses.isEmpty { print("no services yet") }
         for status in statuses { print(StateText.describe(status)) }
         print("")
-        for (id, positions) in survey.purges.sorted(by: { $0.key < $1.key }) {
-            print("\(id) purged at position\(positions.count == 1 ? "" : "s") \(positions.map(String.init).joined(separator: ", ")) (asched purge-service): "
+        for (id, service) in survey.fold.state.services.sorted(by: { $0.key < $1.key }) {
+            guard let purgedAt = service.purgedAt else { continue }
+            print("\(id) purged at \(Timestamp.iso8601(purgedAt)) (asched purge-service): "
                   + "its queued and pending items were dropped, its transaction ids continue")
         }
         for (id, service) in survey.fold.state.services.sorted(by: { $0.key < $1.key }) where !service.queued.isEmpty {

@@ -7,25 +7,18 @@ struct LogSurvey {
     let report: LogVerifier.Report
     private(set) var fold: StateFold
     private(set) var countsByType: [String: Int] = [:]
-    /// The positions of each service's `service-purged` records still in the log (compaction
-    /// drops them once a checkpoint summarizes them).
-    private(set) var purges: [String: [LogPosition]] = [:]
     /// Problems found by the replay (the scheduler-level invariants).
     private(set) var replayProblems: [LogProblem] = []
 
     init(directory: String) throws {
         var fold = StateFold(floor: try LogReader(directory: directory).replayFloor)
         var counts: [String: Int] = [:]
-        var purges: [String: [LogPosition]] = [:]
         var replayProblems: [LogProblem] = []
         var progress = Progress("verified")
         var bytes = 0
         report = try LogVerifier(directory: directory).run { record in
             let decoded = DecodedRecord(record)
             counts[decoded.typeName, default: 0] += 1
-            if case .servicePurged(let service)? = try? decoded.decoded.get() {
-                purges[service, default: []].append(record.position)
-            }
             bytes += record.location.storedBytes
             progress.update(records: fold.records, bytes: bytes)
             guard replayProblems.isEmpty else { return }
@@ -39,7 +32,6 @@ struct LogSurvey {
         progress.finish()
         self.fold = fold
         self.countsByType = counts
-        self.purges = purges
         self.replayProblems = replayProblems
     }
 

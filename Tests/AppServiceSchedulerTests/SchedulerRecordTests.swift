@@ -52,6 +52,7 @@ import Testing
     static func serviceStateWithEveryFieldSet() throws -> ServiceState {
         var state = SchedulerState()
         let records: [SchedulerRecord] = [
+            .servicePurged(service: "bridge", at: SchedulerInstant(millisecondsSinceEpoch: 1_600_000_000_000)),
             .enqueued(service: "bridge", items: EventBatch(events: [event(1), event(2), event(3)],
                                                            ephemeral: [event(4), event(5)], toDevice: [event(6), event(7)]),
                       at: SchedulerInstant(millisecondsSinceEpoch: 1_700_000_000_000)),
@@ -95,7 +96,7 @@ import Testing
                      items: EventBatch(events: [event(1)], ephemeral: [event(2)], toDevice: [event(3)], deviceData: [event(4)]), at: due),
             .transactionCreated(service: "s", id: 8, events: 1, ephemeral: 0, toDevice: 0, deviceData: 1,
                                 fields: [.unstableEphemeral, .deviceData]),
-            .servicePurged(service: "s"),
+            .servicePurged(service: "s", at: due),
         ]
     }
 }
