@@ -8,7 +8,11 @@
 package enum ConfigurationKey: String, CaseIterable, Sendable {
     case dataDir = "data_dir"
     case listen
+    case tlsCertificate = "tls_certificate"
+    case tlsKey = "tls_key"
+    case metricsListen = "metrics_listen"
     case ingestToken = "ingest_token"
+    case ingestTokenFile = "ingest_token_file"
     case fsync
     case segmentSize = "segment_size"
     case compression
@@ -30,8 +34,8 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
     /// The kind of value the key takes, in the syntax of `YAMLMapping+Units.swift`.
     package var syntax: String {
         switch self {
-        case .dataDir: "path"
-        case .listen: "host:port"
+        case .dataDir, .tlsCertificate, .tlsKey, .ingestTokenFile: "path"
+        case .listen, .metricsListen: "host:port"
         case .ingestToken: "string"
         case .fsync: "always, never or interval <duration>"
         case .segmentSize, .maxBodySize, .maxRelayBodySize, .minFreeSpace: "size"
@@ -52,7 +56,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         case .listen:
             let host = defaults.listenHost.contains(":") ? "[\(defaults.listenHost)]" : defaults.listenHost
             return "\(host):\(defaults.listenPort)"
-        case .ingestToken: return "none"
+        case .tlsCertificate, .tlsKey, .metricsListen, .ingestToken, .ingestTokenFile: return "none"
         case .fsync: return YAMLMapping.text(defaults.syncPolicy)
         case .segmentSize: return YAMLMapping.sizeText(defaults.segmentSizeBytes)
         case .compression: return defaults.compression == .none ? "none" : "lz4"
@@ -75,7 +79,11 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         switch self {
         case .dataDir: "the log directory; relative to the configuration file's directory"
         case .listen: "the HTTP API's address; IPv6 as \"[::1]:8448\"; port 0 picks a free port"
+        case .tlsCertificate: "PEM certificate chain; with tls_key, listen serves HTTPS"
+        case .tlsKey: "PEM private key of tls_certificate, not encrypted"
+        case .metricsListen: "another address serving /metrics without a token"
         case .ingestToken: "bearer token of the ingest/admin API; required unless listen is loopback"
+        case .ingestTokenFile: "file holding ingest_token instead; or set \(DaemonConfiguration.ingestTokenVariable)"
         case .fsync: "when appends reach the disk; under interval, acks may precede the sync"
         case .segmentSize: "size at which a log segment is sealed (\(Self.rangeText(DaemonConfiguration.segmentSizeRange)))"
         case .compression: "lz4 compresses payloads of 128 bytes or more, kept only when smaller"

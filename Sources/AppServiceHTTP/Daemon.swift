@@ -1,6 +1,9 @@
 import AppServiceScheduler
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import ServiceLifecycle
 
 /// The `asched serve` daemon: the scheduler on its data directory, the Matrix transport to the
 /// registered services, and the HTTP API on `listen`.
@@ -13,37 +16,58 @@ import Logging
 package enum Daemon {
     /// Opens the scheduler and builds the HTTP application; `transport` replaces the Matrix
     /// transport (tests), `forwardTimeouts` bound the relay's forwarded requests, and
-    /// `onServerRunning` receives the bound port (useful with port 0).
+    /// `onServerRunning` receives the bound port (useful with port 0), as
+    /// `onMetricsServerRunning` does the `metrics_listen` server's. `reloader`, when given, can
+    /// then put the configuration file's edited registrations in force.
+    ///
+    /// With `tls_certificate` and `tls_key`, `listen` serves HTTPS; their files are read and
+    /// checked before the log is opened, so a bad one stops start-up with the file and the reason.
     package static func buildApplication(
         configuration: DaemonConfiguration, logger: Logger, transport: (any Transport)? = nil,
         clock: any SchedulerClock = SystemClock(), forwardTimeouts: ForwardTimeouts = ForwardTimeouts(),
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        reloader: RegistrationReloader? = nil,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        onMetricsServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> some ApplicationProtocol {
+        var server = HTTPServerBuilder.http1()
+        if let tls = try configuration.serverTLSConfiguration() {
+            server = try .tls(.http1(), tlsConfiguration: tls)
+        }
         let metrics = SchedulerMetrics(clock: clock)
         var schedulerConfiguration = configuration.schedulerConfiguration
         schedulerConfiguration.log.onSync = { metrics.synced(in: $0) }
+        let registrations = Registrations(configuration.registrations)
         let matrix = transport == nil
-            ? MatrixTransport(registrations: configuration.registrations, requestTimeout: configuration.sendTimeout) : nil
+            ? MatrixTransport(registrations: registrations, requestTimeout: configuration.sendTimeout) : nil
         let scheduler = try await AppServiceScheduler.open(
             directory: configuration.dataDirectory, services: configuration.serviceDescriptors,
             transport: transport ?? matrix!, clock: clock, configuration: schedulerConfiguration)
+        await reloader?.attach(configuration: configuration, registrations: registrations, scheduler: scheduler, logger: logger)
         let forwarding = ForwardClient(timeouts: forwardTimeouts)
-        let router = buildRouter(configuration: configuration, scheduler: scheduler, metrics: metrics, forwarding: forwarding)
-        let lifecycle = SchedulerService(scheduler: scheduler, matrix: matrix, metrics: metrics, logger: logger)
+        let operations = OperationsController<BasicRequestContext>(scheduler: scheduler, metrics: metrics, configuration: configuration)
+        let router = buildRouter(configuration: configuration, registrations: registrations, scheduler: scheduler,
+                                 metrics: metrics, operations: operations, forwarding: forwarding)
+        var services: [any Service] = [SchedulerService(scheduler: scheduler, matrix: matrix, metrics: metrics, logger: logger), forwarding]
+        if let address = configuration.metricsListen {
+            services.append(metricsApplication(address: address, operations: operations, logger: logger,
+                                               onServerRunning: onMetricsServerRunning))
+        }
         return Application(
-            router: router,
+            router: router, server: server,
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "asched"),
-            services: [lifecycle, forwarding],
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
 
-    /// The HTTP API's routes. Routing comes before auth: the ingest token guards only the
+    /// The routes. Routing comes before auth: the ingest token guards only the
     /// ingest and admin routes (`/healthz` needs none), the relay routes check the service's
     /// hs_token themselves, and a request no route takes is a Matrix 404 or 405 whatever its
-    /// token. Every error answer is Matrix JSON.
-    static func buildRouter(configuration: DaemonConfiguration, scheduler: AppServiceScheduler,
-                            metrics: SchedulerMetrics, forwarding: ForwardClient) -> Router<BasicRequestContext> {
+    /// token. Every error answer is Matrix JSON. Relay, forwarding and routing read the
+    /// registrations in force from `registrations` at each request.
+    static func buildRouter(configuration: DaemonConfiguration, registrations: Registrations, scheduler: AppServiceScheduler,
+                            metrics: SchedulerMetrics, operations: OperationsController<BasicRequestContext>,
+                            forwarding: ForwardClient) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RouteErrorMiddleware())
         let ingest = router.group()
@@ -52,19 +76,33 @@ package enum Daemon {
         }
         ServicesController(scheduler: scheduler, metrics: metrics, bodyBytesMax: configuration.bodyBytesMax)
             .addRoutes(to: ingest.group("_asched/v1/services"))
-        EventsController(scheduler: scheduler, router: configuration.router, metrics: metrics,
+        EventsController(scheduler: scheduler, router: NamespaceRouter(live: registrations), metrics: metrics,
                          bodyBytesMax: configuration.bodyBytesMax)
             .addRoutes(to: ingest.group("_asched/v1/events"))
-        OperationsController(scheduler: scheduler, metrics: metrics, logDirectory: configuration.dataDirectory)
-            .addRoutes(authenticated: ingest, open: router.group())
-        let registrations = Dictionary(uniqueKeysWithValues: configuration.registrations.map { ($0.id, $0) })
-        RelayController(scheduler: scheduler, metrics: metrics, configuration: configuration)
+        operations.addRoutes(authenticated: ingest, open: router.group())
+        RelayController(scheduler: scheduler, metrics: metrics, registrations: registrations, configuration: configuration)
             .addRoutes(to: router.group("_asched/v1/relay"))
         ForwardController(registrations: registrations, scheduler: scheduler, client: forwarding,
                           bodyBytesMax: configuration.bodyBytesMax)
             .addRoutes(to: router.group("_asched/v1/relay/:id"))
         // Last: it then wraps only the not-found responder (see RouteFallbackMiddleware).
-        router.add(middleware: RouteFallbackMiddleware(routes: router.routes, relayServices: Set(registrations.keys)))
+        router.add(middleware: RouteFallbackMiddleware(routes: router.routes, relayServices: registrations))
         return router
+    }
+
+    /// The `metrics_listen` server: `GET /metrics` without a token, plain HTTP, anything else
+    /// a Matrix 404 or 405. It runs as a service of the main application, so it starts and stops
+    /// with it.
+    static func metricsApplication(address: (host: String, port: Int), operations: OperationsController<BasicRequestContext>,
+                                   logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void) -> some Service {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RouteErrorMiddleware())
+        operations.addMetricsRoute(to: router)
+        router.add(middleware: RouteFallbackMiddleware(routes: router.routes, relayServices: Registrations([])))
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "asched-metrics"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
     }
 }

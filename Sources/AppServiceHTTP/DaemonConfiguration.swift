@@ -14,10 +14,21 @@ import SegmentLog
 /// ``ConfigurationKey`` lists every key with its syntax and default. Sizes, durations and
 /// `fsync` follow a strict syntax (`YAMLMapping+Units.swift`). Every key is optional and a key with no
 /// value takes its default. An unknown key is an error, so a misspelt key is never silently
-/// ignored. Relative paths (`data_dir`, `registrations`) are resolved against the directory of
-/// the configuration file, so the daemon reads the same files whatever its working directory;
-/// without a file, `data_dir` is relative to the working directory.
+/// ignored. Relative paths (`data_dir`, `registrations`, `tls_certificate`, `tls_key`,
+/// `ingest_token_file`) are resolved against the directory of the configuration file, so the
+/// daemon reads the same files whatever its working directory; without a file, `data_dir` is
+/// relative to the working directory.
+///
+/// The ingest token may come from one of three places: `ingest_token`, the file named by
+/// `ingest_token_file`, or the environment variable `ASCHED_INGEST_TOKEN`; two at once is an error
+/// naming both, so there is never a doubt which one is in force.
 package struct DaemonConfiguration: Sendable {
+    /// The environment variable that may hold the ingest token.
+    package static let ingestTokenVariable = "ASCHED_INGEST_TOKEN"
+
+    /// The configuration file read (`--config`), which a reload reads again; nil when every key
+    /// took its default.
+    package var file: String?
     /// Where the log lives (`data_dir`). Default `./asched-data`, which a configuration file,
     /// like any relative path in it, resolves against its own directory.
     package var dataDirectory = "./asched-data"
@@ -27,10 +38,22 @@ package struct DaemonConfiguration: Sendable {
     /// The port the HTTP API listens on (`listen`, after the colon); 0 picks a free one.
     /// Default 8448.
     package var listenPort = 8448
+    /// The PEM certificate chain (leaf first) `listen` serves HTTPS with (`tls_certificate`), read
+    /// at start with ``tlsKeyPath``; both or neither. Default none: plain HTTP.
+    package var tlsCertificatePath: String?
+    /// The PEM private key of ``tlsCertificatePath`` (`tls_key`). Default none.
+    package var tlsKeyPath: String?
+    /// A second address serving only `GET /metrics`, without a token, for a scraper on a network
+    /// the ingest token should not cross (`metrics_listen`: `host:port`). Default none: metrics
+    /// only on `listen`, behind the ingest token.
+    package var metricsListen: (host: String, port: Int)?
     /// The bearer token HTTP API clients present (`ingest_token`). Default nil, which the
     /// daemon accepts only on a loopback address; loading a file that listens elsewhere without
     /// a token fails.
     package var ingestToken: String?
+    /// The file the ingest token was read from (`ingest_token_file`: its only line, a trailing
+    /// newline dropped). Default none.
+    package var ingestTokenFile: String?
     /// When appends reach stable storage (`fsync`: `always`, `never`, or `interval` and a
     /// duration, as in `interval 5ms`). Default `always`.
     package var syncPolicy: SyncPolicy = .always
@@ -97,23 +120,35 @@ package struct DaemonConfiguration: Sendable {
     package init() {}
 
     /// Reads the configuration file at `path`, and the registrations it lists; nil gives
-    /// ``init()``'s defaults.
-    package static func load(path: String?) throws(ConfigurationError) -> DaemonConfiguration {
-        guard let path else { return DaemonConfiguration() }
-        return try DaemonConfiguration(mapping: YAMLMapping.load(path: path))
+    /// ``init()``'s defaults. `environment` may hold the ingest token (``ingestTokenVariable``).
+    package static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigurationError) -> DaemonConfiguration {
+        guard let path else {
+            var configuration = DaemonConfiguration()
+            try configuration.resolveIngestToken(environment: environment, mapping: nil)
+            return configuration
+        }
+        return try DaemonConfiguration(mapping: YAMLMapping.load(path: path), environment: environment)
     }
 
     /// Parses a configuration from YAML text; `file` names it in errors and its directory
-    /// anchors relative paths.
-    package init(yaml: String, file: String) throws(ConfigurationError) {
-        try self.init(mapping: YAMLMapping.parse(yaml: yaml, file: file))
+    /// anchors relative paths. `environment` is consulted for the ingest token only; by default
+    /// none is.
+    package init(yaml: String, file: String, environment: [String: String] = [:]) throws(ConfigurationError) {
+        try self.init(mapping: YAMLMapping.parse(yaml: yaml, file: file), environment: environment)
     }
 
-    private init(mapping: YAMLMapping) throws(ConfigurationError) {
+    private init(mapping: YAMLMapping, environment: [String: String]) throws(ConfigurationError) {
         try mapping.rejectUnknownKeys(Set(ConfigurationKey.allCases.map(\.name)))
+        file = mapping.file
         let directory = URL(fileURLWithPath: mapping.file).deletingLastPathComponent()
         for key in ConfigurationKey.allCases {
             try read(key, from: mapping, directory: directory)
+        }
+        try resolveIngestToken(environment: environment, mapping: mapping)
+        try checkTLSPair(in: mapping)
+        if let metrics = metricsListen, metrics.host == listenHost, metrics.port == listenPort, metrics.port != 0 {
+            throw mapping.invalid(ConfigurationKey.metricsListen.name, "is listen's address; give /metrics a port of its own")
         }
         if ingestToken == nil && !listensOnLoopback {
             throw .missingKey(file: mapping.file, key: ConfigurationKey.ingestToken.name,
@@ -135,9 +170,17 @@ package struct DaemonConfiguration: Sendable {
             dataDirectory = Self.resolve(try mapping.string(name) ?? dataDirectory, against: directory)
         case .listen:
             if let (host, port) = try mapping.listenAddress(name) { (listenHost, listenPort) = (host, port) }
+        case .tlsCertificate:
+            tlsCertificatePath = try Self.path(name, in: mapping, directory: directory)
+        case .tlsKey:
+            tlsKeyPath = try Self.path(name, in: mapping, directory: directory)
+        case .metricsListen:
+            metricsListen = try mapping.listenAddress(name)
         case .ingestToken:
             ingestToken = try mapping.string(name)
             if ingestToken?.isEmpty == true { throw mapping.invalid(name, "must not be empty") }
+        case .ingestTokenFile:
+            ingestTokenFile = try Self.path(name, in: mapping, directory: directory)
         case .fsync:
             syncPolicy = try mapping.syncPolicy(name) ?? syncPolicy
         case .segmentSize:
@@ -169,6 +212,75 @@ package struct DaemonConfiguration: Sendable {
         case .registrations:
             registrations = try Self.registrations(in: mapping, directory: directory)
         }
+    }
+
+    /// A path-valued key, resolved against the configuration file's directory; nil when absent.
+    private static func path(_ key: String, in mapping: YAMLMapping, directory: URL) throws(ConfigurationError) -> String? {
+        guard let text = try mapping.string(key) else { return nil }
+        guard !text.isEmpty else { throw mapping.invalid(key, "must be the path of a file") }
+        return resolve(text, against: directory)
+    }
+
+    /// `tls_certificate` and `tls_key` come together: half of a TLS setup is a mistake, never a
+    /// reason to fall back to plain HTTP.
+    private func checkTLSPair(in mapping: YAMLMapping) throws(ConfigurationError) {
+        switch (tlsCertificatePath, tlsKeyPath) {
+        case (nil, nil), (.some, .some):
+            return
+        case (.some, nil):
+            throw .missingKey(file: mapping.file, key: ConfigurationKey.tlsKey.name, reason: "required with tls_certificate")
+        case (nil, .some):
+            throw .missingKey(file: mapping.file, key: ConfigurationKey.tlsCertificate.name, reason: "required with tls_key")
+        }
+    }
+
+    /// Settles ``ingestToken`` from its one source: `ingest_token` (already read),
+    /// `ingest_token_file`, or ``ingestTokenVariable`` in `environment`. Messages name the
+    /// sources, never the token.
+    private mutating func resolveIngestToken(environment: [String: String], mapping: YAMLMapping?) throws(ConfigurationError) {
+        let variable = environment[Self.ingestTokenVariable]
+        let sources = [
+            ingestToken.map { _ in ConfigurationKey.ingestToken.name },
+            ingestTokenFile.map { _ in ConfigurationKey.ingestTokenFile.name },
+            variable.map { _ in "the environment variable \(Self.ingestTokenVariable)" },
+        ].compactMap { $0 }
+        let file = mapping?.file ?? "the environment"
+        if sources.count > 1 {
+            throw .invalidValue(file: file, key: sources[0],
+                                reason: "the ingest token is also set by \(sources.dropFirst().joined(separator: " and ")); keep one of them")
+        }
+        if let path = ingestTokenFile {
+            ingestToken = try Self.token(inFile: path, configurationFile: file)
+        }
+        if let variable {
+            guard !variable.isEmpty else {
+                throw .invalidValue(file: file, key: Self.ingestTokenVariable, reason: "is set but empty; unset it or give the token")
+            }
+            ingestToken = variable
+        }
+    }
+
+    /// The token in the file at `path`: its one line, trailing newlines dropped (an editor or
+    /// `echo` adds one; a token never ends in one).
+    private static func token(inFile path: String, configurationFile: String) throws(ConfigurationError) -> String {
+        let key = ConfigurationKey.ingestTokenFile.name
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw .invalidValue(file: configurationFile, key: key, reason: "cannot read \(path): \((error as NSError).localizedDescription)")
+        }
+        guard var token = String(data: data, encoding: .utf8)?[...] else {
+            throw .invalidValue(file: configurationFile, key: key, reason: "\(path) is not UTF-8 text")
+        }
+        while token.last?.isNewline == true { token.removeLast() }
+        guard !token.isEmpty else {
+            throw .invalidValue(file: configurationFile, key: key, reason: "\(path) is empty; write the token in it")
+        }
+        guard !token.contains(where: \.isNewline) else {
+            throw .invalidValue(file: configurationFile, key: key, reason: "\(path) holds more than one line; the token must be its only line")
+        }
+        return String(token)
     }
 
     private static func compression(in mapping: YAMLMapping) throws(ConfigurationError) -> Compression? {

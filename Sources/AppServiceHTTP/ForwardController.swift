@@ -14,7 +14,8 @@ import NIOCore
 /// service answers with a 2xx also retries the service now, as Synapse ≥ 1.132 does, so a
 /// DOWN service that a bridge reports healthy is not left waiting out its backoff.
 struct ForwardController<Context: RequestContext> {
-    let registrations: [String: Registration]
+    /// Read at each request: a reload's `url` and `hs_token` apply to the next one.
+    let registrations: Registrations
     let scheduler: AppServiceScheduler
     let client: ForwardClient
     /// The largest request body forwarded (`max_body_size`).

@@ -19,17 +19,37 @@ import Foundation
 /// let services = router.serviceIDs(for: ["sender": "@irc_alice:example.org", "type": "m.room.message"])
 /// ```
 package struct NamespaceRouter: Sendable {
+    /// Where the registrations come from: a fixed list, or the daemon's reloadable ones. Each
+    /// generation carries its answers by (sender, room, member): senders and rooms repeat, and
+    /// a regex match per namespace per event is the router's whole cost.
+    private enum Source: Sendable {
+        case fixed(Registrations.Generation)
+        case live(Registrations)
+    }
+
+    private let source: Source
+
     /// The registrations consulted, in the order given.
-    package let registrations: [Registration]
-    /// Answers by (sender, room, member): senders and rooms repeat, and a regex match per
-    /// namespace per event is the router's whole cost.
-    private let answers = AnswerCache()
+    package var registrations: [Registration] { generation.list }
 
     /// A router over `registrations`, whose ids must be distinct.
     package init(registrations: [Registration]) {
         precondition(Set(registrations.map(\.id)).count == registrations.count,
                      "registrations given to a NamespaceRouter must have distinct ids")
-        self.registrations = registrations
+        source = .fixed(Registrations.Generation(registrations))
+    }
+
+    /// A router over the registrations `registrations` holds at each call, so a reload's
+    /// namespaces route the next request.
+    package init(live registrations: Registrations) {
+        source = .live(registrations)
+    }
+
+    private var generation: Registrations.Generation {
+        switch source {
+        case .fixed(let generation): generation
+        case .live(let registrations): registrations.generation
+        }
     }
 
     /// The ids of the services `event` goes to, in registration order; empty when none.
@@ -49,15 +69,16 @@ package struct NamespaceRouter: Sendable {
 
     private func serviceIDs(sender: String?, roomID: String?, member: String?) -> [String] {
         let key = [sender ?? "", roomID ?? "", member ?? ""].joined(separator: "\u{0}")
-        if let known = answers.lookup(key) { return known }
-        let answer = registrations.filter { registration in
+        let generation = self.generation
+        if let known = generation.answers.lookup(key) { return known }
+        let answer = generation.list.filter { registration in
             let users = registration.userNamespaces
             let rooms = registration.roomNamespaces
             return sender.map { id in users.contains { $0.matches(id) } } == true
                 || roomID.map { id in rooms.contains { $0.matches(id) } } == true
                 || member.map { id in users.contains { $0.matches(id) } } == true
         }.map(\.id)
-        answers.store(answer, for: key)
+        generation.answers.store(answer, for: key)
         return answer
     }
 

@@ -1,11 +1,26 @@
 import AppServiceScheduler
+import Foundation
 import Hummingbird
+import SegmentLog
 
 /// `/metrics` (Prometheus text) and `/healthz`.
 struct OperationsController<Context: RequestContext> {
     let scheduler: AppServiceScheduler
     let metrics: SchedulerMetrics
     let logDirectory: String
+    /// `max_log_size`: at it the daemon refuses new items, so a probe reports it unhealthy.
+    let logBytesMax: Int?
+    /// `min_free_space`: under it the daemon refuses new items too.
+    let availableBytesMin: Int
+
+    /// The operations routes of `configuration`'s daemon.
+    init(scheduler: AppServiceScheduler, metrics: SchedulerMetrics, configuration: DaemonConfiguration) {
+        self.scheduler = scheduler
+        self.metrics = metrics
+        logDirectory = configuration.dataDirectory
+        logBytesMax = configuration.logBytesMax
+        availableBytesMin = configuration.availableBytesMin
+    }
 
     /// `/metrics` goes on `authenticated` (behind the ingest token), `/healthz` on `open`, so a
     /// load balancer or orchestrator can probe it without a secret.
@@ -14,17 +29,43 @@ struct OperationsController<Context: RequestContext> {
         open.get("healthz", use: health)
     }
 
+    /// `/metrics` alone, without a token: the `metrics_listen` server's one route.
+    func addMetricsRoute(to router: Router<Context>) {
+        router.get("metrics", use: exposition)
+    }
+
     @Sendable func exposition(_ request: Request, context: Context) async throws -> Response {
         let text = await metrics.exposition(of: scheduler, logDirectory: logDirectory)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
     }
 
-    /// 200 while the scheduler takes work; 503 once its log has failed.
+    /// `200 {"status": "ok"}` while the daemon takes new items; else `503 {"status": "unhealthy",
+    /// "reasons": [...]}`, one line per cause: the log failed, the log reached `max_log_size`,
+    /// or its device has less than `min_free_space` free.
     @Sendable func health(_ request: Request, context: Context) async throws -> Response {
+        let reasons = await unhealthyReasons()
+        guard !reasons.isEmpty else { return try RequestJSON.response(["status": "ok"]) }
+        let body = try JSONSerialization.data(withJSONObject: ["status": "unhealthy", "reasons": reasons],
+                                              options: [.sortedKeys, .withoutEscapingSlashes])
+        return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// Why new items would be refused now; empty when they would not.
+    func unhealthyReasons() async -> [String] {
+        var reasons: [String] = []
         if let failure = await scheduler.failureDescription {
-            throw HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE", failure)
+            reasons.append("log failed: \(failure)")
         }
-        return try RequestJSON.response(["status": "ok"])
+        let logBytes = await scheduler.logStatistics.logBytes
+        if let logBytesMax, logBytes >= logBytesMax {
+            reasons.append("log size budget reached: the log holds \(logBytes) bytes, max_log_size is \(logBytesMax)")
+        }
+        // A device that cannot say (statvfs failed) is not reported: the writer reports real trouble.
+        if let available = try? PosixFileSystem().availableBytes(at: logDirectory), available < availableBytesMin {
+            reasons.append("disk nearly full: \(available) bytes free in \(logDirectory), under min_free_space (\(availableBytesMin))")
+        }
+        return reasons
     }
 }

@@ -163,6 +163,17 @@ package struct Registration: Sendable, CustomStringConvertible, CustomDebugStrin
                           receivesUnstableEphemeral: receivesUnstableEphemeral, receivesDeviceData: receivesDeviceData)
     }
 
+    /// Whether `other` says what this registration says, whichever file either came from: a
+    /// reload reports the services whose registration changed.
+    package func sameSettings(as other: Registration) -> Bool {
+        id == other.id && url == other.url && asToken == other.asToken && hsToken == other.hsToken
+            && senderLocalpart == other.senderLocalpart && userNamespaces == other.userNamespaces
+            && aliasNamespaces == other.aliasNamespaces && roomNamespaces == other.roomNamespaces
+            && receivesEphemeral == other.receivesEphemeral && receivesUnstableEphemeral == other.receivesUnstableEphemeral
+            && receivesToDevice == other.receivesToDevice && receivesDeviceData == other.receivesDeviceData
+            && rateLimited == other.rateLimited
+    }
+
     /// The id, URL and namespace counts; tokens are left out so the text is safe to log.
     package var description: String {
         "registration \"\(id)\" (\(file)): \(url.absoluteString), \(userNamespaces.count) user, "

@@ -19,11 +19,11 @@ enum RelayAuthentication {
     static let queryParameter = "access_token"
 
     /// The registration named by the route parameter `id`, once the request proved it holds that
-    /// registration's hs_token. Throws 404 `M_UNRECOGNIZED` for an unknown id first (routing
-    /// comes before auth), then 401 `M_UNAUTHORIZED` without a token and 403 `M_FORBIDDEN` with
-    /// a wrong one.
+    /// registration's hs_token. Throws 404 `M_UNRECOGNIZED` for an id not in force (unknown, or
+    /// removed by a reload) first (routing comes before auth), then 401 `M_UNAUTHORIZED` without
+    /// a token and 403 `M_FORBIDDEN` with a wrong one.
     static func registration(for request: Request, context: some RequestContext,
-                             in registrations: [String: Registration]) throws(HTTPAPIError) -> Registration {
+                             in registrations: Registrations) throws(HTTPAPIError) -> Registration {
         let rawID = context.parameters.get("id") ?? ""
         guard let registration = registrations[rawID.removingPercentEncoding ?? rawID] else {
             throw .unrecognized(request.method, request.uri.path)

@@ -13,18 +13,19 @@ import Hummingbird
 struct RelayController<Context: RequestContext> {
     let scheduler: AppServiceScheduler
     let metrics: SchedulerMetrics
-    /// The registrations, by service id: whose `hs_token` a request must present.
-    let registrations: [String: Registration]
+    /// The registrations in force: whose `hs_token` a request must present.
+    let registrations: Registrations
     let bodyBytesMax: Int
     let budget: RelayBodyBudget
 
-    /// The relay of `configuration`'s registrations, taking bodies of up to its
+    /// The relay of `registrations`, taking bodies of up to `configuration`'s
     /// `relayBodyBytesMax` and reading at most its `relayBytesInFlightMax` (or one largest body)
     /// of all requests' bodies at once.
-    init(scheduler: AppServiceScheduler, metrics: SchedulerMetrics, configuration: DaemonConfiguration) {
+    init(scheduler: AppServiceScheduler, metrics: SchedulerMetrics, registrations: Registrations,
+         configuration: DaemonConfiguration) {
         self.scheduler = scheduler
         self.metrics = metrics
-        registrations = Dictionary(uniqueKeysWithValues: configuration.registrations.map { ($0.id, $0) })
+        self.registrations = registrations
         bodyBytesMax = configuration.relayBodyBytesMax
         budget = RelayBodyBudget(bytesMax: max(configuration.relayBytesInFlightMax, configuration.relayBodyBytesMax))
     }

@@ -11,14 +11,15 @@ struct RouteFallbackMiddleware<Context: RequestContext>: RouterMiddleware {
     /// One GET route per path of the real router, throwing ``PathTaken`` with that path's
     /// methods: Hummingbird's own trie decides whether a path is taken, exactly as it routed.
     private let shapes: RouterResponder<Context>
-    private let relayServices: Set<String>
+    private let relayServices: Registrations
 
     private struct PathTaken: Error {
         let methods: [HTTPRequest.Method]
     }
 
-    /// A fallback for a router with `routes`, whose relay routes serve `relayServices`.
-    init(routes: [Router<Context>.RouteDescription], relayServices: Set<String>) {
+    /// A fallback for a router with `routes`, whose relay routes serve the registrations in
+    /// force in `relayServices`.
+    init(routes: [Router<Context>.RouteDescription], relayServices: Registrations) {
         var methodsByPath: [String: (path: RouterPath, methods: [HTTPRequest.Method])] = [:]
         for route in routes {
             methodsByPath[route.path.description, default: (route.path, [])].methods.append(route.method)
@@ -33,7 +34,7 @@ struct RouteFallbackMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        if let service = Self.relayService(in: path), !relayServices.contains(service) {
+        if let service = Self.relayService(in: path), relayServices[service] == nil {
             throw HTTPAPIError.unrecognized(request.method, path)
         }
         let probe = Request(head: HTTPRequest(method: .get, scheme: nil, authority: nil, path: request.head.path),

@@ -1,5 +1,7 @@
 import AppServiceHTTP
 import ArgumentParser
+import Dispatch
+import Foundation
 import Hummingbird
 import Logging
 
@@ -15,9 +17,19 @@ struct ServeCommand: AsyncParsableCommand {
 
             \(ConfigurationKey.helpText)
 
+            With tls_certificate and tls_key, listen serves HTTPS. GET /healthz needs no
+            token; metrics_listen serves /metrics without one on its own address. The
+            ingest token may instead come from ingest_token_file or the environment
+            variable \(DaemonConfiguration.ingestTokenVariable); it is never printed.
+
             Each registration {id} has a relay base for the homeserver,
             http://{listen}/_asched/v1/relay/{id}, authenticated by its hs_token;
             `asched registration FILE --relay-url URL` prints the homeserver's copy.
+
+            SIGHUP reads the file's registrations again: new services start receiving,
+            changed ones apply from the next attempt, removed ones stop (their state stays
+            in the log); a file that does not load is refused and logged, the old
+            registrations stay. Other changed keys need a restart.
 
             SIGTERM or SIGINT stops accepting requests, abandons sends under way (they are
             resent, same id, on the next start), syncs the log and exits 0.
@@ -37,10 +49,30 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = logLevel
         logger.info("opening the log", metadata: ["data_dir": "\(configuration.dataDirectory)",
                                                   "services": "\(configuration.serviceDescriptors.map(\.id))"])
-        let app = try await Daemon.buildApplication(configuration: configuration, logger: logger) { [logger] port in
-            logger.info("listening", metadata: ["address": "\(configuration.listenHost):\(port)"])
-        }
+        let reloader = RegistrationReloader()
+        let hangups = Self.reloadOnHangup(reloader)
+        defer { hangups.cancel() }
+        let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
+        let app = try await Daemon.buildApplication(
+            configuration: configuration, logger: logger, reloader: reloader,
+            onServerRunning: { [logger] port in
+                logger.info("listening", metadata: ["address": "\(configuration.listenHost):\(port)", "scheme": "\(scheme)"])
+            },
+            onMetricsServerRunning: { [logger] port in
+                logger.info("serving /metrics without a token", metadata: ["metrics": "\(configuration.metricsListen?.host ?? ""):\(port)"])
+            })
         try await app.runService()
+    }
+
+    /// Installed before the server listens, so a SIGHUP sent once it does never meets the
+    /// default action, which ends the process.
+    private static func reloadOnHangup(_ reloader: RegistrationReloader) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP)
+        // A refused reload is logged by the reloader; the daemon goes on with what is in force.
+        source.setEventHandler { Task { _ = try? await reloader.reload() } }
+        source.resume()
+        return source
     }
 }
 

@@ -18,7 +18,10 @@ struct DaemonConfigurationTests {
         #expect(configuration.dataDirectory == Fixtures.path("asched-data"))
         #expect(configuration.listenHost == "127.0.0.1" && configuration.listenPort == 8448)
         #expect(configuration.listensOnLoopback)
-        #expect(configuration.ingestToken == "ingest_example_3f9c2a71d6b84e05")
+        #expect(configuration.ingestToken == "ingest_example_3f9c2a71d6b84e05" && configuration.ingestTokenFile == nil)
+        #expect(configuration.tlsCertificatePath == nil && configuration.tlsKeyPath == nil, "left empty: plain HTTP")
+        #expect(configuration.metricsListen?.host == "127.0.0.1" && configuration.metricsListen?.port == 9448)
+        #expect(configuration.file == Fixtures.path("asched.yaml"))
         #expect(configuration.syncPolicy == .interval(.milliseconds(5)))
         #expect(configuration.segmentSizeBytes == 16 << 20)
         #expect(configuration.compression == .lz4(thresholdBytes: 128))
@@ -178,6 +181,68 @@ struct DaemonConfigurationTests {
         #expect(twice?.hasPrefix(directory + "/twice.yaml: registrations[1]: service id \"irc\" is already registered") == true, "\(twice ?? "")")
         let missing = errorText { _ = try DaemonConfiguration.load(path: directory + "/missing.yaml") }
         #expect(missing?.hasPrefix("\(directory)/missing.yaml: registrations[0]: cannot read \(directory)/nowhere.yaml") == true, "\(missing ?? "")")
+    }
+
+    @Test(arguments: ["file_token_value\n", "file_token_value", "file_token_value\r\n", "file_token_value\n\n"])
+    func ingestTokenFileHoldsTheTokenOnItsOnlyLine(contents: String) throws {
+        let directory = try Fixtures.scratchDirectory(files: ["secrets/token": contents])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = try DaemonConfiguration(yaml: "listen: 0.0.0.0:8448\ningest_token_file: secrets/token",
+                                                    file: directory + "/asched.yaml")
+        #expect(configuration.ingestToken == "file_token_value")
+        #expect(configuration.ingestTokenFile == directory + "/secrets/token")
+    }
+
+    @Test func anUnreadableEmptyOrMultiLineTokenFileIsNamed() throws {
+        let directory = try Fixtures.scratchDirectory(files: ["empty": "\n", "two": "secret_line_one\nsecret_line_two\n"])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/asched.yaml"
+        let missing = errorText { _ = try DaemonConfiguration(yaml: "ingest_token_file: nowhere", file: file) }
+        #expect(missing?.hasPrefix("\(file): ingest_token_file: cannot read \(directory)/nowhere") == true, "\(missing ?? "")")
+        let empty = errorText { _ = try DaemonConfiguration(yaml: "ingest_token_file: empty", file: file) }
+        #expect(empty == "\(file): ingest_token_file: \(directory)/empty is empty; write the token in it")
+        let two = errorText { _ = try DaemonConfiguration(yaml: "ingest_token_file: two", file: file) }
+        #expect(two == "\(file): ingest_token_file: \(directory)/two holds more than one line; the token must be its only line")
+        #expect(two?.contains("secret_line") == false)
+    }
+
+    @Test func ingestTokenFromTheEnvironment() throws {
+        let environment = [DaemonConfiguration.ingestTokenVariable: "env_token_value"]
+        let configuration = try DaemonConfiguration(yaml: "listen: 0.0.0.0:8448", file: Fixtures.path("inline.yaml"), environment: environment)
+        #expect(configuration.ingestToken == "env_token_value")
+        #expect(try DaemonConfiguration.load(path: nil, environment: environment).ingestToken == "env_token_value")
+        #expect(try DaemonConfiguration.load(path: nil, environment: [:]).ingestToken == nil)
+        let empty = errorText {
+            _ = try DaemonConfiguration(yaml: "", file: Fixtures.path("inline.yaml"), environment: [DaemonConfiguration.ingestTokenVariable: ""])
+        }
+        #expect(empty == Fixtures.path("inline.yaml") + ": ASCHED_INGEST_TOKEN: is set but empty; unset it or give the token")
+    }
+
+    @Test func twoSourcesOfTheTokenConflictNamingBoth() throws {
+        let directory = try Fixtures.scratchDirectory(files: ["token": "file_secret_value\n"])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/asched.yaml"
+        let environment = [DaemonConfiguration.ingestTokenVariable: "env_secret_value"]
+        let cases: [(yaml: String, environment: [String: String], expected: String)] = [
+            ("ingest_token: yaml_secret_value\ningest_token_file: token", [:],
+             "ingest_token: the ingest token is also set by ingest_token_file; keep one of them"),
+            ("ingest_token: yaml_secret_value", environment,
+             "ingest_token: the ingest token is also set by the environment variable ASCHED_INGEST_TOKEN; keep one of them"),
+            ("ingest_token_file: token", environment,
+             "ingest_token_file: the ingest token is also set by the environment variable ASCHED_INGEST_TOKEN; keep one of them"),
+        ]
+        for (yaml, environment, expected) in cases {
+            let text = errorText { _ = try DaemonConfiguration(yaml: yaml, file: file, environment: environment) }
+            #expect(text == "\(file): \(expected)")
+            #expect(text?.contains("secret_value") == false)
+        }
+    }
+
+    @Test func aReloadComparesEveryKeyButTheRegistrations() throws {
+        let before = try parse("max_body_size: 1MiB\nregistrations: [registration-irc.yaml]")
+        let after = try parse("max_body_size: 2MiB\nmetrics_listen: 127.0.0.1:9100\nregistrations: [registration-slack.yaml]")
+        #expect(before.keysNeedingRestart(toApply: after) == ["metrics_listen", "max_body_size"])
+        #expect(before.keysNeedingRestart(toApply: before).isEmpty)
     }
 
     @Test func ingestTokenStaysOutOfErrors() {

@@ -6,11 +6,13 @@ import Testing
 
 /// The real `asched serve` process: SIGTERM exits 0 and everything acknowledged is in the log.
 @Suite struct ServeCommandTests {
-    /// Starts `asched serve`, returns the process and the port it reports listening on.
-    static func start(config: String) throws -> (Process, Int, Pipe) {
+    /// Starts `asched serve`, with `environment` added to this process's, and returns the process
+    /// and the port it reports listening on.
+    static func start(config: String, environment: [String: String] = [:]) throws -> (Process, Int, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: AschedBinary.path)
         process.arguments = ["serve", "--config", config]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -32,6 +34,118 @@ import Testing
         for key in ConfigurationKey.allCases {
             #expect(help.standardOutput.contains("  \(key.name) (\(key.syntax), default \(key.defaultValue))"), "\(key.name)")
         }
+    }
+
+    /// A scratch directory holding `files`.
+    static func scratch(_ files: [String: String]) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.path + "/asched-serve-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for (name, contents) in files {
+            try contents.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
+        }
+        return directory
+    }
+
+    static func registration(_ id: String) -> String {
+        """
+        id: \(id)
+        url: http://127.0.0.1:9
+        as_token: as_token_of_\(id)
+        hs_token: hs_token_of_\(id)
+        sender_localpart: \(id)bot
+        """
+    }
+
+    static func enqueue(_ client: HTTPClient, port: Int, service: String, token: String?) async throws -> Int {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_asched/v1/services/\(service)/enqueue")
+        request.method = .POST
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.body = .bytes(ByteBuffer(string: #"{"events": [{"type": "m.room.message"}]}"#))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 16)
+        return Int(response.status.code)
+    }
+
+    /// Stops `process` with SIGTERM and returns everything it printed.
+    static func terminate(_ process: Process, output: Pipe) -> String {
+        process.terminate()
+        process.waitUntilExit()
+        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    @Test func sighupReloadsTheRegistrationsAndRefusesABadFile() async throws {
+        let config = "data_dir: data\nlisten: 127.0.0.1:0\ningest_token: reload-serve-token\nregistrations: [irc.yaml]\n"
+        let directory = try Self.scratch(["irc.yaml": Self.registration("irc"), "slack.yaml": Self.registration("slack"),
+                                          "asched.yaml": config])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (process, port, output) = try Self.start(config: directory + "/asched.yaml")
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            #expect(try await Self.enqueue(client, port: port, service: "slack", token: "reload-serve-token") == 404)
+            try config.replacingOccurrences(of: "[irc.yaml]", with: "[irc.yaml, slack.yaml]")
+                .write(toFile: directory + "/asched.yaml", atomically: true, encoding: .utf8)
+            kill(process.processIdentifier, SIGHUP)
+            let deadline = ContinuousClock.now + .seconds(10)
+            var status = 0
+            while status != 200, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                status = try await Self.enqueue(client, port: port, service: "slack", token: "reload-serve-token")
+            }
+            #expect(status == 200, "slack receives after SIGHUP")
+            try "registrations: [".write(toFile: directory + "/asched.yaml", atomically: true, encoding: .utf8)
+            kill(process.processIdentifier, SIGHUP)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(process.isRunning)
+            #expect(try await Self.enqueue(client, port: port, service: "slack", token: "reload-serve-token") == 200)
+        } catch {
+            Issue.record("\(error)")
+        }
+        try await client.shutdown()
+        let log = Self.terminate(process, output: output)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(log)")
+        #expect(log.contains("reloaded registrations") && log.contains("reload refused"), "\(log)")
+        #expect(!log.contains("reload-serve-token") && !log.contains("hs_token_of_"), "a token reached the log output")
+    }
+
+    @Test func theIngestTokenMayComeFromTheEnvironmentAndIsNeverPrinted() async throws {
+        let directory = try Self.scratch(["asched.yaml": "data_dir: data\nlisten: 127.0.0.1:0\n"])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (process, port, output) = try Self.start(config: directory + "/asched.yaml",
+                                                     environment: ["ASCHED_INGEST_TOKEN": "env-secret-token"])
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let services = "http://127.0.0.1:\(port)/_asched/v1/services"
+            #expect(try await client.execute(HTTPClientRequest(url: services), timeout: .seconds(10)).status == .unauthorized)
+            var request = HTTPClientRequest(url: services)
+            request.headers.add(name: "Authorization", value: "Bearer env-secret-token")
+            #expect(try await client.execute(request, timeout: .seconds(10)).status == .ok)
+        } catch {
+            Issue.record("\(error)")
+        }
+        try await client.shutdown()
+        let log = Self.terminate(process, output: output)
+        #expect(process.terminationStatus == 0 && !log.contains("env-secret-token"), "\(log)")
+
+        // Two sources at once stop start-up, naming both and neither value.
+        try "ingest_token: yaml-secret-token\n".write(toFile: directory + "/both.yaml", atomically: true, encoding: .utf8)
+        let both = Process()
+        both.executableURL = URL(fileURLWithPath: AschedBinary.path)
+        both.arguments = ["serve", "--config", directory + "/both.yaml"]
+        both.environment = ProcessInfo.processInfo.environment.merging(["ASCHED_INGEST_TOKEN": "env-secret-token"]) { $1 }
+        let bothOutput = Pipe()
+        both.standardOutput = bothOutput
+        both.standardError = bothOutput
+        try both.run()
+        let text = String(decoding: bothOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        both.waitUntilExit()
+        #expect(both.terminationStatus != 0)
+        #expect(text.contains("ingest_token: the ingest token is also set by the environment variable ASCHED_INGEST_TOKEN"), "\(text)")
+        #expect(!text.contains("secret-token"), "\(text)")
+    }
+
+    @Test func helpNamesTheSecretSourcesAndReload() throws {
+        let help = try AschedBinary.run(["serve", "--help"])
+        #expect(help.standardOutput.contains("ASCHED_INGEST_TOKEN") && help.standardOutput.contains("SIGHUP"))
     }
 
     @Test func sigtermExitsZeroAndKeepsEverythingAcknowledged() async throws {
