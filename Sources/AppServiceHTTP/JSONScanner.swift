@@ -77,7 +77,8 @@ package struct JSONScanner {
         if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF {
             throw JSONScanError(offset: 0, problem: "expected a JSON value: a byte-order mark is not allowed (RFC 8259 §8.1)")
         }
-        if bytes.count >= 2 && (bytes[0] == 0 || bytes[1] == 0) {
+        if bytes.count >= 2 && (bytes[0] == 0 || bytes[1] == 0 || (bytes[0] == 0xFF && bytes[1] == 0xFE)
+                                || (bytes[0] == 0xFE && bytes[1] == 0xFF)) {
             throw JSONScanError(offset: 0, problem: "expected a JSON value in UTF-8; this looks like UTF-16 or UTF-32")
         }
         skipWhitespace()
