@@ -8,23 +8,25 @@ import NIOHTTP1
 /// with `Authorization: Bearer <hs_token>` and the transaction's body. Success is a 2xx answer
 /// whose body is a JSON object; anything else (an error, a timeout, another status, no JSON)
 /// is a failure the scheduler's recoverer retries. One attempt per call, connections reused.
+/// Each attempt reads the service's registration as it is then, so a reloaded `url` or
+/// `hs_token` applies from the next attempt on.
 final class MatrixTransport: Transport {
     /// The largest success body read; a service's answer is normally `{}`.
     static let responseBytesMax = 1 << 20
 
     private let client: HTTPClient
-    private let registrations: [String: Registration]
+    private let registrations: Registrations
     private let requestTimeout: TimeAmount
 
     /// A transport to the services of `registrations`, each attempt bounded by `requestTimeout`.
-    init(registrations: [Registration], requestTimeout: Duration = .seconds(30)) {
+    init(registrations: Registrations, requestTimeout: Duration = .seconds(30)) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(5), read: requestTimeout.timeAmount)
         // A refused connection fails the attempt at once, so the service is marked DOWN at once;
         // by default the pool retries connecting until the connect timeout, 5 s per attempt.
         configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        self.registrations = Dictionary(uniqueKeysWithValues: registrations.map { ($0.id, $0) })
+        self.registrations = registrations
         self.requestTimeout = requestTimeout.timeAmount
     }
 
