@@ -11,6 +11,7 @@ import ServiceLifecycle
 
 // asched-bench: the daemon end to end over HTTP, enqueue latency beside compaction, and replay
 // memory. Prints medians of several runs; see README.md "Performance".
+if CommandLine.arguments.dropFirst().first == "--ingest" { try await IngestReport.run(arguments: Array(CommandLine.arguments.dropFirst(2))); exit(0) }
 if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "--replay-probe" {
     try await ReplayMemory.probe(directory: CommandLine.arguments[2])
     exit(0)
