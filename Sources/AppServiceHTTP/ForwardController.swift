@@ -37,6 +37,11 @@ struct ForwardController<Context: RequestContext> {
     @Sendable func forward(_ request: Request, context: Context) async throws -> Response {
         let registration = try RelayAuthentication.registration(for: request, context: context, in: registrations)
         let suffix = ForwardClient.pathAfterBase(request.uri.path)
+        // `..` would climb out of `_matrix/app/` on the service, which gets the hs_token with it.
+        let segments = suffix.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
+        if segments.contains(where: { $0 == "." || $0 == ".." }) {
+            throw HTTPAPIError(.notFound, "M_UNRECOGNIZED", "no route for a path with \".\" or \"..\" segments")
+        }
         var body: ByteBuffer?
         if request.method != .get && request.method != .head {
             do {

@@ -69,6 +69,11 @@ package struct Registration: Sendable, CustomStringConvertible, CustomDebugStrin
               url.host?.isEmpty == false else {
             throw mapping.invalid("url", "\"\(urlText)\" is not an http or https URL")
         }
+        // The homeserver's copy listed here would make asched deliver into its own relay, forever.
+        guard !url.path.contains(RelayAuthentication.pathPrefix) else {
+            throw mapping.invalid("url", "\"\(urlText)\" is an asched relay address; list the bridge's own registration "
+                                  + "here (its url is the bridge), and give the relay copy to the homeserver")
+        }
         self.url = url
         asToken = try mapping.requiredString("as_token")
         hsToken = try mapping.requiredString("hs_token")

@@ -202,6 +202,23 @@ final class ForwardTargetService: Sendable {
         }
     }
 
+    /// `..` would leave `_matrix/app/` on the service, with the hs_token: nothing of it is forwarded.
+    @Test func dotSegmentsAreNotForwarded() async throws {
+        try await ForwardTargetService.run { service, port in
+            let daemon = try Harness(url: "http://127.0.0.1:\(port)")
+            try await daemon.test { client in
+                for path in ["/_matrix/app/../../admin", "/_matrix/app/v1/%2E%2E/x", "/_matrix/app/./v1/ping"] {
+                    try await client.execute(uri: Self.base + path, method: .get,
+                                             headers: [.authorization: "Bearer \(Self.hsToken)"]) { response in
+                        #expect(response.status == .notFound, "\(path)")
+                        #expect(Self.json(response)?["errcode"] as? String == "M_UNRECOGNIZED")
+                    }
+                }
+            }
+            #expect(service.received.isEmpty)
+        }
+    }
+
     @Test func anUnreachableServiceIsAQuick502() async throws {
         var daemon = try Harness(url: "http://127.0.0.1:\(try Self.closedPort())")
         daemon.timeouts = ForwardTimeouts(connect: .seconds(10), total: .seconds(20))

@@ -78,6 +78,17 @@ struct RegistrationTests {
     }
 
     /// Keys of MSCs asched does not know are accepted, whatever their shape.
+    /// The homeserver's relay copy listed in asched's own config would loop deliveries into the relay.
+    @Test func aRelayCopyIsRefusedWithTheReason() throws {
+        let yaml = Self.minimal.replacingOccurrences(of: "url: http://127.0.0.1:9009",
+                                                     with: "url: http://127.0.0.1:8448/_asched/v1/relay/bot")
+        #expect {
+            try Registration(yaml: yaml, file: "bot.relay.yaml")
+        } throws: { error in
+            "\(error)".contains("bot.relay.yaml") && "\(error)".contains("asched relay address")
+        }
+    }
+
     @Test func unknownKeysAreAccepted() throws {
         let yaml = Self.minimal + """
             io.element.msc4512.enabled: true
