@@ -36,7 +36,7 @@ enum RelayAuthentication {
     /// or else `?access_token=`), and 403 `M_FORBIDDEN` unless it is `registration`'s hs_token.
     static func check(_ request: Request, against registration: Registration) throws(HTTPAPIError) {
         guard let presented = token(of: request) else { throw .relayMissingToken() }
-        guard constantTimeEqual(Array(presented.utf8), Array(registration.hsToken.utf8)) else {
+        guard BearerToken.constantTimeEqual(Array(presented.utf8), Array(registration.hsToken.utf8)) else {
             throw .relayForbidden()
         }
     }
@@ -44,7 +44,7 @@ enum RelayAuthentication {
     /// The token a request presents: the header's when it has one (what the spec asks of a
     /// homeserver), else the legacy query parameter's, percent-decoded; an empty one is none.
     static func token(of request: Request) -> String? {
-        if let header = bearerToken(in: request.headers), !header.isEmpty { return String(header) }
+        if let header = BearerToken.presented(in: request.headers), !header.isEmpty { return String(header) }
         for field in (request.uri.query ?? "").split(separator: "&") {
             let (name, value) = split(field)
             if name == queryParameter, let value, !value.isEmpty {
