@@ -37,6 +37,6 @@ struct EventsController<Context: RequestContext> {
             }
         }
         for (service, serviceEvents) in perService { metrics.enqueued(serviceEvents.count, for: service) }
-        return try RequestJSON.response(["routed": perService.mapValues(\.count)])
+        return RequestJSON.response(counts: perService.mapValues(\.count), under: "routed")
     }
 }

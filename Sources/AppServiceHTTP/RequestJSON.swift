@@ -49,7 +49,41 @@ enum RequestJSON {
 
     /// A 200 answer with `object` as JSON.
     static func response(_ object: Any) throws -> Response {
+        // The relay answers `{}` to every transaction: not worth Foundation's object graph.
+        if let object = object as? [String: Any], object.isEmpty { return response(bytes: Array("{}".utf8)) }
         let body = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return response(bytes: Array(body))
+    }
+
+    /// A 200 answer `{"<key>":{"<name>":<count>,...}}`, names sorted, as ``response(_:)`` writes
+    /// it: the answer to every routed request, written without Foundation (5% of the daemon's
+    /// CPU at full ingest when it was).
+    static func response(counts: [String: Int], under key: String) -> Response {
+        var body: [UInt8] = [UInt8(ascii: "{")]
+        appendString(key, to: &body)
+        body += Array(":{".utf8)
+        for (index, (name, count)) in counts.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            appendString(name, to: &body)
+            body += Array(":\(count)".utf8)
+        }
+        return response(bytes: body + Array("}}".utf8))
+    }
+
+    private static func response(bytes: [UInt8]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// `string` as a JSON string: quote, backslash and control characters escaped, the rest as is.
+    private static func appendString(_ string: String, to body: inout [UInt8]) {
+        body.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): body += [UInt8(ascii: "\\"), byte]
+            case 0..<0x20: body += Array("\\u00".utf8) + Array(JSONScanner.hex(byte, digits: 2).lowercased().utf8)
+            default: body.append(byte)
+            }
+        }
+        body.append(UInt8(ascii: "\""))
     }
 }
