@@ -122,6 +122,7 @@ import Testing
             // The target is 100 ms; this bound only shows that neither the 5 s connect timeout nor
             // the 30 s send_timeout was waited for, on a machine that may be busy.
             #expect(down.at - enqueued < .seconds(1), "DOWN after \(down.at - enqueued)")
+            print("FailFastTests: a refused connection marked the service DOWN \(down.at - enqueued) after the enqueue")
         }
     }
 
