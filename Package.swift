@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -59,6 +60,18 @@ let package = Package(
         .target(
             name: "AppServiceSchedulerTesting",
             dependencies: ["AppServiceScheduler", "SegmentLogTesting"],
+            swiftSettings: strictSettings
+        ),
+        // A module, not yet a product: SwiftPM fetches the dependencies of every product a package
+        // declares for every package that depends on it, so a product here would make each embedder
+        // of the log or the scheduler fetch postgres-nio and SwiftNIO (tools/consumer-test refuses that).
+        .target(
+            name: "AppServiceSchedulerPostgres",
+            dependencies: [
+                "AppServiceScheduler", "SegmentLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -146,6 +159,15 @@ let package = Package(
         .testTarget(
             name: "AppServiceSchedulerTests",
             dependencies: ["AppServiceScheduler", "AppServiceSchedulerTesting", "SegmentLogTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AppServiceSchedulerPostgresTests",
+            dependencies: [
+                "AppServiceSchedulerPostgres", "AppServiceScheduler", "AppServiceSchedulerTesting", "SegmentLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
     ],

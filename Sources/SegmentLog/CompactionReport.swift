@@ -33,6 +33,20 @@ public struct CompactionReport: Sendable, Equatable, CustomStringConvertible {
         bytesAfter = bytesBefore
     }
 
+    /// What a store without segments (a database) dropped: below `floor` it held `recordsBefore`
+    /// records of `bytesBefore` bytes and keeps `recordsAfter` of `bytesAfter`; it wrote nothing.
+    public init(floor: LogPosition, recordsBefore: Int, recordsAfter: Int, bytesBefore: Int, bytesAfter: Int,
+                duration: Duration) {
+        precondition(0 <= recordsAfter && recordsAfter <= recordsBefore && 0 <= bytesAfter && bytesAfter <= bytesBefore)
+        self.floor = floor
+        segmentsKept = 0
+        self.recordsBefore = recordsBefore
+        self.recordsAfter = recordsAfter
+        self.bytesBefore = bytesBefore
+        self.bytesAfter = bytesAfter
+        self.duration = duration
+    }
+
     /// Counts a run of candidates replaced by one compacted segment of `bytesWritten` bytes.
     mutating func add(run: ArraySlice<CompactionCandidate>, bytesWritten written: Int) {
         precondition(!run.isEmpty && run.count <= segmentsKept)

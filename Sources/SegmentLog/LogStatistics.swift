@@ -17,6 +17,9 @@ public struct LogStatistics: Sendable, Equatable {
     /// for records not yet written). Unlike the counters, it covers what was there at open.
     public var logBytes = 0
 
+    /// Zero counters; a ``SegmentLog`` counts its own, another record store reports its own.
+    public init() {}
+
     /// Payload bytes given per byte stored; above 1 when compression saves space.
     public var compressionRatio: Double {
         storedPayloadBytes == 0 ? 1 : Double(payloadBytes) / Double(storedPayloadBytes)

@@ -1,0 +1,386 @@
+import AppServiceScheduler
+import Foundation
+import Logging
+import PostgresNIO
+import SegmentLog
+import Synchronization
+
+/// A ``RecordStore`` in a PostgreSQL database: the scheduler's records as rows of
+/// `asched_records`, so ``AppServiceScheduler/open(store:services:transport:clock:configuration:)``
+/// runs the same scheduler on it as on the embedded log.
+///
+/// One store writes to a database at a time. Opening one takes the writer lease
+/// (`asched_writer_lease`) by incrementing its epoch; every write checks that epoch in the
+/// same statement, so once another store has opened the database, the database itself refuses
+/// this one's writes (``PostgresStoreError/fenced(database:table:epoch:)``).
+///
+/// Positions are assigned here, in call order, from the table's last one at open; one writer
+/// task commits the appends in that order, those waiting together in one statement (group
+/// commit), with `synchronous_commit` on. Reads (``replay(_:)``, ``records(at:)``) are
+/// synchronous, as the protocol asks: they block the calling thread (not an event loop) for
+/// one round trip per query.
+///
+/// ```swift
+/// // fragment
+/// let store = try await PostgresRecordStore.open(url: try PostgresDatabaseURL(databaseURL))
+/// let scheduler = try await AppServiceScheduler.open(store: store, services: services,
+///                                                    transport: transport, clock: SystemClock())
+/// ```
+public final class PostgresRecordStore: RecordStore {
+    /// The schema version this release creates, and the newest it reads.
+    public static let schemaVersion = 1
+    static let recordsTable = "asched_records"
+    static let leaseTable = "asched_writer_lease"
+    static let floorTable = "asched_replay_floor"
+    static let schemaTable = "asched_schema"
+    /// Payload bytes one INSERT carries at most when several appends wait (one append is never split).
+    static let statementBytesMax = 32 << 20
+    /// Rows one replay query reads; a replay pages through the table with as many.
+    static let replayPageRecordsMax = 1_000
+
+    /// The database, named without its password in every message.
+    public let url: PostgresDatabaseURL
+    /// The writer lease's epoch this store took at open; a later open takes a higher one.
+    public let epoch: Int64
+    public let recordBytesMax: Int
+    private let writeConnection: PostgresConnection
+    private let readConnection: PostgresConnection
+    private let logger: Logger
+    private let state: Mutex<State>
+    private let wakeup: AsyncStream<Void>.Continuation
+    private let writer = Mutex<Task<Void, Never>?>(nil)
+
+    /// One ``beginAppend(contentsOf:)``'s records, waiting for the writer.
+    private struct Batch {
+        let first: UInt64
+        let entries: [LogEntry]
+        let promise: EventLoopPromise<Void>
+    }
+
+    private struct State {
+        var nextPosition: UInt64
+        var queued: [Batch] = []
+        /// The last append's commit: awaiting it awaits every earlier one (they commit in order).
+        var lastCommit: EventLoopFuture<Void>?
+        var failure: PostgresStoreError?
+        var closed = false
+        var statistics = LogStatistics()
+    }
+
+    private init(url: PostgresDatabaseURL, epoch: Int64, recordBytesMax: Int, connections: Connections,
+                 logger: Logger, start: Start) {
+        self.url = url
+        self.epoch = epoch
+        self.recordBytesMax = recordBytesMax
+        writeConnection = connections.write
+        readConnection = connections.read
+        self.logger = logger
+        var state = State(nextPosition: start.nextPosition)
+        state.statistics.logBytes = start.payloadBytes
+        self.state = Mutex(state)
+        let (wakeups, wakeup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.wakeup = wakeup
+        writer.withLock { $0 = Task { await self.runWriter(wakeups) } }
+    }
+
+    /// Connects to `url`, creates or checks the schema (refusing a newer one), takes the writer
+    /// lease as `holder` (named in `asched_writer_lease`, for operators), and finds where the
+    /// positions go on.
+    public static func open(url: PostgresDatabaseURL, holder: String = defaultHolder, recordBytesMax: Int = 16 << 20,
+                            logger: Logger = Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+        async throws -> PostgresRecordStore {
+        precondition(recordBytesMax > 0 && recordBytesMax <= 256 << 20, "recordBytesMax must be in 1...256 MiB")
+        let connections = try await Connections.open(url, logger: logger)
+        do {
+            let epoch = try await Schema.prepare(connections.write, url: url, holder: holder, logger: logger)
+            let start = try await Start.read(connections.read, url: url, logger: logger)
+            return PostgresRecordStore(url: url, epoch: epoch, recordBytesMax: recordBytesMax, connections: connections,
+                                       logger: logger, start: start)
+        } catch {
+            await connections.close()
+            throw error
+        }
+    }
+
+    /// `hostname:pid`, so an operator can tell which process holds the lease.
+    public static var defaultHolder: String {
+        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    // MARK: - RecordStore
+
+    public func beginAppend(contentsOf entries: [LogEntry]) throws -> PostgresAppend {
+        precondition(!entries.isEmpty, "an append needs at least one record")
+        precondition(entries.allSatisfy { $0.payload.count <= recordBytesMax }, "a record is over recordBytesMax")
+        let eventLoop = writeConnection.eventLoop
+        let append = try state.withLock { state throws(PostgresStoreError) -> PostgresAppend in
+            if let failure = state.failure { throw failure }
+            guard !state.closed else { throw .closed(database: url.description) }
+            let first = state.nextPosition
+            state.nextPosition += UInt64(entries.count)
+            let promise = eventLoop.makePromise(of: Void.self)
+            state.queued.append(Batch(first: first, entries: entries, promise: promise))
+            state.lastCommit = promise.futureResult
+            return PostgresAppend(positions: LogPosition(rawValue: first)...LogPosition(rawValue: state.nextPosition - 1),
+                                  committed: promise.futureResult)
+        }
+        wakeup.yield()
+        return append
+    }
+
+    public func replay(_ apply: (LogRecord) throws -> Void) throws {
+        let floorRows = try read("SELECT position FROM asched_replay_floor", table: Self.floorTable, operation: "reading the replay floor")
+        var next = try floorRows.first.map { try $0.decode(Int64.self) } ?? 0
+        while true {
+            let page = try read("""
+                SELECT position, type, payload FROM asched_records WHERE position >= \(next) ORDER BY position
+                LIMIT \(Self.replayPageRecordsMax)
+                """, table: Self.recordsTable, operation: "replaying from position \(next)")
+            for row in page.rows {
+                let record = try logRecord(row)
+                try apply(record)
+                next = Int64(record.position.rawValue) + 1
+            }
+            if page.rows.count < Self.replayPageRecordsMax { return }
+        }
+    }
+
+    public func records(at positions: [LogPosition]) throws -> [LogRecord] {
+        guard !positions.isEmpty else { return [] }
+        assert(zip(positions, positions.dropFirst()).allSatisfy { $0 < $1 }, "positions must ascend")
+        let wanted = positions.map { Int64($0.rawValue) }
+        let result = try read("""
+            SELECT position, type, payload FROM asched_records WHERE position = ANY(\(wanted)) ORDER BY position
+            """, table: Self.recordsTable, operation: "reading \(positions.count) records from position \(positions[0])")
+        let records = try result.rows.map(logRecord)
+        guard records.count == positions.count else {
+            let missing = positions.first { !Set(records.map(\.position)).contains($0) } ?? positions[0]
+            throw PostgresStoreError.recordMissing(database: url.description, table: Self.recordsTable, position: missing.rawValue)
+        }
+        return records
+    }
+
+    /// Deletes, in one statement (one SQL transaction), the records below `floor` but those
+    /// at `live`, and moves the replay floor, once the writer lease is still this store's.
+    public func compact(before floor: LogPosition, keeping live: [LogPosition]) async throws -> CompactionReport? {
+        precondition(live.allSatisfy { $0 < floor }, "live records must lie below the floor")
+        try checkUsable()
+        let started = ContinuousClock.now
+        let bound = Int64(floor.rawValue)
+        let kept = live.map { Int64($0.rawValue) }
+        let outcome: (lease: Int64, records: Int64, bytes: Int64, deleted: Int64, deletedBytes: Int64)
+        do {
+            let result = try await readConnection.query("""
+                WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) FOR SHARE),
+                below AS (SELECT count(*) AS records, coalesce(sum(octet_length(payload)), 0)::bigint AS bytes
+                          FROM asched_records WHERE position < \(bound)),
+                deleted AS (DELETE FROM asched_records WHERE position < \(bound) AND NOT (position = ANY(\(kept)))
+                            AND EXISTS (SELECT 1 FROM lease) RETURNING octet_length(payload) AS bytes),
+                moved AS (UPDATE asched_replay_floor SET position = greatest(position, \(bound))
+                          WHERE EXISTS (SELECT 1 FROM lease) RETURNING position)
+                SELECT (SELECT count(*) FROM lease), below.records, below.bytes, (SELECT count(*) FROM deleted),
+                       (SELECT coalesce(sum(bytes), 0)::bigint FROM deleted) FROM below
+                """, logger: logger).get()
+            guard let row = result.rows.first else {
+                throw PostgresStoreError.statementFailed(database: url.description, table: Self.recordsTable,
+                                                         operation: "compacting below position \(floor)", reason: "it returned no row")
+            }
+            outcome = try row.decode((Int64, Int64, Int64, Int64, Int64).self)
+        } catch {
+            throw statementFailed(error, table: Self.recordsTable, operation: "compacting below position \(floor)")
+        }
+        guard outcome.lease == 1 else { throw fenced(table: Self.recordsTable) }
+        state.withLock { $0.statistics.logBytes -= Int(outcome.deletedBytes) }
+        guard outcome.deleted > 0 else { return nil }
+        return CompactionReport(floor: floor, recordsBefore: Int(outcome.records), recordsAfter: Int(outcome.records - outcome.deleted),
+                                bytesBefore: Int(outcome.bytes), bytesAfter: Int(outcome.bytes - outcome.deletedBytes),
+                                duration: ContinuousClock.now - started)
+    }
+
+    /// Nothing to do: the table has no segments, and a compaction may drop any committed record.
+    public func sealActiveSegment() async throws {}
+
+    public func synchronize() async throws {
+        let last = try state.withLock { state throws(PostgresStoreError) -> EventLoopFuture<Void>? in
+            if let failure = state.failure { throw failure }
+            return state.lastCommit
+        }
+        try await last?.get()
+    }
+
+    /// Always `.always`: an append is durable when its COMMIT returned, with `synchronous_commit` on.
+    public var syncPolicy: SyncPolicy { .always }
+
+    /// Counters since open; ``LogStatistics/logBytes`` is the payload bytes of the records in the
+    /// table (counted at open, then tracked through appends and compactions), not the table's
+    /// size on disk, which row overhead and rows awaiting VACUUM make larger. No segments: the
+    /// scheduler's compaction policy by sealed segments never fires, so call
+    /// ``AppServiceScheduler/compact()`` on a schedule.
+    public var statistics: LogStatistics { state.withLock { $0.statistics } }
+
+    /// The database URL without its password.
+    public var location: String { url.description }
+
+    /// `Int.max`: the database server's disk is not this process's to measure, so the scheduler's
+    /// free-space floor never refuses an enqueue here (``SchedulerConfiguration/logBytesMax`` still does).
+    public func availableBytes() throws -> Int { .max }
+
+    /// Waits for the appends under way to commit, then closes the connections. The writer lease
+    /// stays with this store's epoch until another store opens the database.
+    public func close() async throws {
+        let last = state.withLock { state -> EventLoopFuture<Void>? in
+            state.closed = true
+            return state.failure == nil ? state.lastCommit : nil
+        }
+        wakeup.finish()
+        var failure: (any Error)?
+        do { try await last?.get() } catch { failure = error }
+        await writer.withLock { $0 }?.value
+        await Connections(write: writeConnection, read: readConnection).close()
+        if let failure { throw failure }
+    }
+
+    // MARK: - Writing
+
+    private func runWriter(_ wakeups: AsyncStream<Void>) async {
+        for await _ in wakeups {
+            while let group = takeGroup() {
+                do {
+                    try await commit(group)
+                    for batch in group { batch.promise.succeed() }
+                } catch {
+                    fail(group, because: error)
+                }
+            }
+        }
+    }
+
+    /// The oldest waiting appends, up to ``statementBytesMax`` of payload (at least one append).
+    private func takeGroup() -> [Batch]? {
+        state.withLock { state -> [Batch]? in
+            guard !state.queued.isEmpty else { return nil }
+            var bytes = 0
+            var count = 0
+            for batch in state.queued {
+                let batchBytes = batch.entries.reduce(0) { $0 + $1.payload.count }
+                if count > 0 && bytes + batchBytes > Self.statementBytesMax { break }
+                bytes += batchBytes
+                count += 1
+            }
+            defer { state.queued.removeFirst(count) }
+            return Array(state.queued.prefix(count))
+        }
+    }
+
+    /// Inserts `group`'s records in one statement that reads the writer lease with a share lock:
+    /// a store opening the database (which updates the lease) waits for it to commit, and once the
+    /// epoch moved, the statement inserts nothing.
+    private func commit(_ group: [Batch]) async throws {
+        var positions: [Int64] = []
+        var services: [String] = []
+        var types: [Int16] = []
+        var payloads: [ByteBuffer] = []
+        for batch in group {
+            for (offset, entry) in batch.entries.enumerated() {
+                positions.append(Int64(batch.first) + Int64(offset))
+                services.append(RecordServiceName.of(entry.payload) ?? "")
+                types.append(Int16(entry.type))
+                payloads.append(ByteBuffer(bytes: entry.payload))
+            }
+        }
+        let inserted: Int?
+        do {
+            let result = try await writeConnection.query("""
+                WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) FOR SHARE)
+                INSERT INTO asched_records (position, service, type, payload)
+                SELECT r.position, nullif(r.service, ''), r.type, r.payload
+                FROM unnest(\(positions)::bigint[], \(services)::text[], \(types)::smallint[], \(payloads)::bytea[])
+                     AS r(position, service, type, payload), lease
+                """, logger: logger).get()
+            inserted = result.metadata.rows
+        } catch {
+            throw statementFailed(error, table: Self.recordsTable, operation: "appending at positions \(positions[0])...\(positions.last!)")
+        }
+        guard inserted == positions.count else {
+            if inserted == 0 { throw fenced(table: Self.recordsTable) }
+            throw PostgresStoreError.statementFailed(database: url.description, table: Self.recordsTable,
+                                                     operation: "appending at positions \(positions[0])...\(positions.last!)",
+                                                     reason: "\(inserted.map(String.init) ?? "no count of") rows inserted, not \(positions.count)")
+        }
+        let bytes = payloads.reduce(0) { $0 + $1.readableBytes }
+        state.withLock { state in
+            state.statistics.appendedRecords += positions.count
+            state.statistics.payloadBytes += bytes
+            state.statistics.storedPayloadBytes += bytes
+            state.statistics.writes += 1
+            state.statistics.syncs += 1
+            state.statistics.logBytes += bytes
+        }
+    }
+
+    /// Fails `group` and every append after it: positions were given in order, so none may commit
+    /// past a gap. The store accepts nothing more.
+    private func fail(_ group: [Batch], because error: any Error) {
+        let failure = error as? PostgresStoreError
+            ?? .statementFailed(database: url.description, table: Self.recordsTable, operation: "appending",
+                                reason: PostgresStoreError.reason(error))
+        let abandoned = state.withLock { state -> [Batch] in
+            state.failure = state.failure ?? failure
+            defer { state.queued = [] }
+            return state.queued
+        }
+        for batch in group + abandoned { batch.promise.fail(failure) }
+    }
+
+    // MARK: - Reading
+
+    /// Runs `query` on the read connection and blocks until its rows are in: the protocol's reads
+    /// are synchronous. The connection's event loop thread does the work, never the caller's.
+    private func read(_ query: PostgresQuery, table: String, operation: String) throws -> PostgresQueryResult {
+        do {
+            return try readConnection.query(query, logger: logger).wait()
+        } catch {
+            throw statementFailed(error, table: table, operation: operation)
+        }
+    }
+
+    private func logRecord(_ row: PostgresRow) throws -> LogRecord {
+        let position: Int64, type: Int16, payload: ByteBuffer
+        do {
+            (position, type, payload) = try row.decode((Int64, Int16, ByteBuffer).self)
+        } catch {
+            throw PostgresStoreError.invalidRow(database: url.description, table: Self.recordsTable, position: 0,
+                                                reason: PostgresStoreError.reason(error))
+        }
+        guard position > 0, let code = UInt8(exactly: type), payload.readableBytes <= recordBytesMax else {
+            throw PostgresStoreError.invalidRow(database: url.description, table: Self.recordsTable, position: UInt64(max(position, 0)),
+                                                reason: "type \(type) or a payload of \(payload.readableBytes) bytes is out of range")
+        }
+        return LogRecord(position: LogPosition(rawValue: UInt64(position)), type: code,
+                         payload: Array(payload.readableBytesView),
+                         location: RecordLocation(segmentFileName: Self.recordsTable, offset: 0,
+                                                  storedBytes: payload.readableBytes, isCompressed: false))
+    }
+
+    // MARK: - Failures
+
+    private func checkUsable() throws {
+        try state.withLock { state throws(PostgresStoreError) in
+            if let failure = state.failure { throw failure }
+            if state.closed { throw .closed(database: url.description) }
+        }
+    }
+
+    /// The lease moved to another store: this one stops writing for good.
+    private func fenced(table: String) -> PostgresStoreError {
+        let error = PostgresStoreError.fenced(database: url.description, table: table, epoch: epoch)
+        state.withLock { $0.failure = $0.failure ?? error }
+        return error
+    }
+
+    private func statementFailed(_ error: any Error, table: String, operation: String) -> PostgresStoreError {
+        if let error = error as? PostgresStoreError { return error }
+        return .statementFailed(database: url.description, table: table, operation: operation,
+                                reason: PostgresStoreError.reason(error))
+    }
+}

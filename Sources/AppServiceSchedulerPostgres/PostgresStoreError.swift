@@ -1,0 +1,58 @@
+import PostgresNIO
+
+/// What went wrong in a ``PostgresRecordStore``, and where: every case names the database by its
+/// URL without the password, and the table or position concerned.
+public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The database URL could not be used; the reason never repeats the URL (it may hold a password).
+    case invalidURL(reason: String)
+    /// The server could not be reached or refused the login.
+    case connectionFailed(database: String, reason: String)
+    /// The database was set up by a newer release, whose tables this one cannot read.
+    case newerSchema(database: String, version: Int, supportedVersion: Int)
+    /// Another store opened the database since this one did, taking the writer lease: the
+    /// database refused this store's write, and every later one.
+    case fenced(database: String, table: String, epoch: Int64)
+    /// A statement failed.
+    case statementFailed(database: String, table: String, operation: String, reason: String)
+    /// A record the caller expects is not in the table.
+    case recordMissing(database: String, table: String, position: UInt64)
+    /// A row does not hold a record this store wrote.
+    case invalidRow(database: String, table: String, position: UInt64, reason: String)
+    /// The store was closed.
+    case closed(database: String)
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let reason):
+            "the database URL cannot be used: \(reason)"
+        case .connectionFailed(let database, let reason):
+            "cannot connect to \(database): \(reason); check that the server runs and the URL's user and password"
+        case .newerSchema(let database, let version, let supportedVersion):
+            "\(database) holds schema version \(version) (asched_schema), written by a newer release; this one reads "
+                + "versions up to \(supportedVersion): upgrade asched, or point it at another database"
+        case .fenced(let database, let table, let epoch):
+            "\(database) refused a write to \(table): another store took the writer lease after this one's "
+                + "(epoch \(epoch)), and only one store writes to a database; this store writes nothing more, reopen it to write again"
+        case .statementFailed(let database, let table, let operation, let reason):
+            "\(operation) on \(table) in \(database) failed: \(reason)"
+        case .recordMissing(let database, let table, let position):
+            "\(database): no record at position \(position) in \(table), though the scheduler's state refers to it"
+        case .invalidRow(let database, let table, let position, let reason):
+            "\(database): the row at position \(position) in \(table) is not a record this store wrote: \(reason)"
+        case .closed(let database):
+            "the store on \(database) is closed"
+        }
+    }
+
+    /// What the server or the driver said, without the statement's parameters (record payloads):
+    /// `PSQLError`'s own description hides even the server's message.
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] {
+            let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
+            return message + state
+        }
+        if let underlying = error.underlying { return "\(error.code): \(underlying)" }
+        return "\(error.code)"
+    }
+}
