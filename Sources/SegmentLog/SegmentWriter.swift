@@ -10,6 +10,8 @@ final class SegmentWriter {
     /// The segment being appended to.
     private(set) var segmentId: UInt64
     private var writeOffset: Int
+    /// Where ``prepareNextIfHalfWritten()`` starts preparing the next segment.
+    private var prepareNextAtOffset: Int
     /// Bytes of the segments before this one, all sealed (compaction's changes not included).
     private var sealedBytes: Int
     /// The chain value over every frame written so far.
@@ -35,6 +37,7 @@ final class SegmentWriter {
         self.file = try fileSystem.openFile(at: segment.path, mode: .readWrite)
         self.segmentId = segment.segmentId
         self.writeOffset = writeOffset
+        self.prepareNextAtOffset = Self.halfOfRoom(from: writeOffset, segmentSizeBytes: segmentSizeBytes)
         self.chain = chain
         switch preallocation {
         case .none: break
@@ -43,8 +46,18 @@ final class SegmentWriter {
             try file.writeZeros(from: writeOffset, to: segmentSizeBytes)
             // Zeros on disk before the first append, so appends never grow the file.
             try file.synchronizeData()
-            preallocator!.prepare()
         }
+    }
+
+    /// Starts preparing the next segment once half the room this segment had when this writer
+    /// took it over (at open or at a roll) is written. Not sooner: zero-filling a segment floods
+    /// the disk for a fraction of a second, slowing every sync meanwhile 10-100x, and an open
+    /// would start one at once, just as a restarted daemon begins to drain a backlog (its first
+    /// syncs). A log that is never appended to much never pays for it; one that fills its segment
+    /// before the preparation is done rolls onto an allocated file instead.
+    private func prepareNextIfHalfWritten() {
+        guard let preallocator, writeOffset >= prepareNextAtOffset else { return }
+        preallocator.prepare()
     }
 
     /// Creates a segment, named and durable: from `prepared` (a zero-filled file) when given,
@@ -110,6 +123,7 @@ final class SegmentWriter {
         try batch.bytes.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[range]), at: writeOffset) }
         writeOffset += range.count
         writes += 1
+        prepareNextIfHalfWritten()
     }
 
     /// Seals the current segment, unless it holds no frame, so everything written so far is in
@@ -139,6 +153,10 @@ final class SegmentWriter {
         syncs += 2
         segmentsCreated += 1
         writeOffset = SegmentHeader.byteCount
-        preallocator?.prepare()
+        prepareNextAtOffset = Self.halfOfRoom(from: writeOffset, segmentSizeBytes: segmentSizeBytes)
+    }
+
+    private static func halfOfRoom(from offset: Int, segmentSizeBytes: Int) -> Int {
+        offset + max(0, segmentSizeBytes - offset) / 2
     }
 }

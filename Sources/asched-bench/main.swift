@@ -20,6 +20,10 @@ if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "--outage-pro
     try await OutageRun.probe(directory: CommandLine.arguments[2])
     exit(0)
 }
+if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "--catch-up-probe" {
+    try await CatchUpRun.probe(directory: CommandLine.arguments[2])
+    exit(0)
+}
 if CommandLine.arguments.count == 4 && CommandLine.arguments[1] == "--outage-daemon", let port = Int(CommandLine.arguments[3]) {
     try await OutageDaemon.run(directory: CommandLine.arguments[2], servicePort: port)
     exit(0)
@@ -29,11 +33,13 @@ func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 // `--outage` and its options are taken out first; the rest are the common options.
 var outage: (backlog: Int, upPerRequest: Int)?
+var catchUp = false
 var common: [String] = []
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
     case "--outage": outage = outage ?? (1_000_000, 5)
+    case "--catch-up": catchUp = true
     case "--events":
         guard let count = arguments.popFirst().flatMap(Int.init), count >= 10_000 else { print("--events takes a count of at least 10000"); exit(2) }
         outage = (count, outage?.upPerRequest ?? 5)
@@ -49,6 +55,11 @@ while let argument = arguments.popFirst() {
               batch's 10 events going to service "up", which stays up (default 5); then a restart
               (a fresh process opens the backlog) and the drain. Also drains a 10,000-event backlog,
               for the linear catch-up ratio. Needs about 1.3 KB of disk per event of N.
+            asched-bench --catch-up [--events N] [--runs N] [--directory PATH]
+              linear catch-up: a fresh process opens the scheduler on a backlog of N events
+              (default 1000000) written straight to the log, and on one of 10000, and sends each
+              to a transport that accepts at once; prints the rates over the first 10000 events
+              (medians) and their ratio, which must stay within 2x.
 
             """)
         common.append(argument)
@@ -58,6 +69,10 @@ while let argument = arguments.popFirst() {
 let options = BenchOptions.parse(common[...], program: "asched-bench", defaultRuns: 3)
 let (runs, directory, scale) = (options.runs, options.directory, options.scale)
 
+if catchUp {
+    try await CatchUpReport.run(directory: directory + "/catch-up", backlog: outage?.backlog ?? 1_000_000, runs: runs)
+    exit(0)
+}
 if let (backlog, upPerRequest) = outage {
     try await OutageReport.run(directory: directory + "/outage", backlog: backlog, upPerRequest: upPerRequest, runs: runs)
     exit(0)
