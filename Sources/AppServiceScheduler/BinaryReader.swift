@@ -53,6 +53,13 @@ struct BinaryReader {
         return Array(bytes[offset..<offset + count])
     }
 
+    /// Skips a length-prefixed byte string, checked as ``readBytes()`` checks it, without copying it.
+    mutating func skipBytes() throws(Failure) {
+        let count = try readCount()
+        offset += count
+        assert(offset <= bytes.count)
+    }
+
     mutating func readString() throws(Failure) -> String {
         let raw = try readBytes()
         guard let string = String(validating: raw, as: UTF8.self) else {

@@ -99,7 +99,7 @@ extension SchedulerRecord {
         }
     }
 
-    private static func decoding<Result>(
+    static func decoding<Result>(
         typeCode: UInt8, payload: [UInt8],
         _ body: (RecordType, UInt64, inout BinaryReader) throws -> Result
     ) throws -> Result {
@@ -232,7 +232,7 @@ extension BinaryWriter {
 
 extension BinaryReader {
     /// The item kinds a record of encoding `version` stores: ``ItemKind/deviceData`` came with version 3.
-    private static func kinds(version: UInt64) -> ArraySlice<ItemKind> {
+    static func kinds(version: UInt64) -> ArraySlice<ItemKind> {
         ItemKind.allCases.prefix(version >= 3 ? ItemKind.allCases.count : 3)
     }
 

@@ -34,8 +34,13 @@ public struct SchedulerState: Sendable, Equatable {
 extension SchedulerState {
     /// Decodes a record read from the log and applies it; throws
     /// ``SchedulerError/invalidRecord(position:reason:)`` naming its position, segment and offset.
+    /// An `enqueued` or `relayed` record's items are counted, not copied (a replay folds a
+    /// backlog without allocating per item).
     public mutating func apply(_ stored: LogRecord) throws(SchedulerError) {
         do {
+            if let counted = try QueuedItemCounts.decode(typeCode: stored.type, payload: stored.payload) {
+                return services[counted.service, default: ServiceState()].applyQueued(counted, at: stored.position)
+            }
             try apply(try SchedulerRecord.decode(typeCode: stored.type, payload: stored.payload), at: stored.position)
         } catch {
             throw .invalidRecord(position: stored.position,
