@@ -7,6 +7,7 @@ package struct JSONScanError: Error, Equatable, CustomStringConvertible {
     /// What was expected there, or what is wrong with it.
     package let problem: String
 
+    /// A refusal at `offset` for `problem`.
     package init(offset: Int, problem: String) {
         self.offset = offset
         self.problem = problem

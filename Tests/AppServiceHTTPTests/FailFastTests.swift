@@ -81,6 +81,7 @@ import Testing
 
     /// The daemon with one service, `bridge`, at `port`; `body` runs against it.
     static func withDaemon(servicePort port: Int, sendTimeout: Duration, recorder: LogRecorder,
+                           forwardTimeouts: ForwardTimeouts = ForwardTimeouts(),
                            _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let directory = try Fixtures.scratchDirectory(files: ["registration.yaml": """
             id: bridge
@@ -97,7 +98,8 @@ import Testing
         configuration.ingestToken = "ingest"
         configuration.backoff = BackoffPolicy(initial: .seconds(60), maximum: .seconds(60))
         configuration.sendTimeout = sendTimeout
-        let app = try await Daemon.buildApplication(configuration: configuration, logger: recorder.logger)
+        let app = try await Daemon.buildApplication(configuration: configuration, logger: recorder.logger,
+                                                    forwardTimeouts: forwardTimeouts)
         try await app.test(.live, body)
     }
 
@@ -115,14 +117,17 @@ import Testing
             let enqueued = ContinuousClock.now
             try await Self.enqueueOneEvent(client)
             let down = try await recorder.first("service DOWN")
+            let sending = try await recorder.first("sending")
             let failure = try await recorder.first("send failed")
             #expect(down.metadata["service"] == "bridge")
             #expect(failure.metadata["reason"]?.lowercased().contains("refused") == true,
                     "the failure names the refused connection: \(failure.metadata["reason"] ?? "none")")
-            // The target is 100 ms; this bound only shows that neither the 5 s connect timeout nor
-            // the 30 s send_timeout was waited for, on a machine that may be busy.
-            #expect(down.at - enqueued < .seconds(1), "DOWN after \(down.at - enqueued)")
-            print("FailFastTests: a refused connection marked the service DOWN \(down.at - enqueued) after the enqueue")
+            // The target is 100 ms. The attempt is timed inside the daemon, from its start to its
+            // failure, and the bound is loose: it shows only that the 5 s connect timeout was not
+            // waited for, on a machine that may be running a whole test suite on 2 cores.
+            #expect(failure.at - sending.at < .milliseconds(2500), "the attempt failed after \(failure.at - sending.at)")
+            print("FailFastTests: a refused connection failed \(failure.at - sending.at) after the attempt began; "
+                  + "DOWN \(down.at - enqueued) after the enqueue request")
         }
     }
 
@@ -145,14 +150,17 @@ import Testing
 
     @Test func theForwardingClientFailsARefusedConnectionAtOnce() async throws {
         let recorder = LogRecorder()
-        try await Self.withDaemon(servicePort: try Self.closedPort(), sendTimeout: .seconds(30), recorder: recorder) { client in
+        // A connect timeout of 20 s, so that a client retrying until it is over stands out from a
+        // busy machine's delays.
+        try await Self.withDaemon(servicePort: try Self.closedPort(), sendTimeout: .seconds(30), recorder: recorder,
+                                  forwardTimeouts: ForwardTimeouts(connect: .seconds(20), total: .seconds(40))) { client in
             let started = ContinuousClock.now
             try await client.execute(uri: "/_asched/v1/relay/bridge/_matrix/app/v1/users/@bridge_amy:example.org", method: .get,
                                      headers: [.authorization: "Bearer hs_secret"]) { response in
                 #expect(response.status == .badGateway)
                 #expect(String(buffer: response.body).contains("M_CONNECTION_FAILED"))
             }
-            #expect(ContinuousClock.now - started < .seconds(1), "the 5 s connect timeout was not waited for")
+            #expect(ContinuousClock.now - started < .seconds(10), "the 20 s connect timeout was not waited for")
         }
     }
 }
