@@ -242,15 +242,26 @@ public actor AppServiceScheduler {
         // sealed segment that this compaction may drop or rewrite.
         try await log.sealActiveSegment()
         segmentsAtLastCompaction = log.statistics.segmentsCreated
-        let checkpoint = SchedulerCheckpoint(of: state)
-        guard !checkpoint.records.isEmpty else { return nil }
-        emit(.compactionStarted)
-        let pending = try record(checkpoint.records)
-        try await waitDurable(pending)
+        let floor: LogPosition
+        let live: [LogPosition]
+        let appended: any DurableAppend
+        do {
+            // Scoped, so the state the checkpoint was taken of is released before the long wait.
+            let checkpoint = SchedulerCheckpoint(of: state)
+            guard checkpoint.records.count > 0 else { return nil }
+            emit(.compactionStarted)
+            // Appended one by one with no await between them, so nothing comes between them, and
+            // only one chunk of a long queue is copied and encoded at a time.
+            var records = checkpoint.records.makeIterator()
+            let first = try record([records.next()!])
+            var last = first
+            while let next = records.next() { last = try record([next]) }
+            (floor, live, appended) = (first.positions.lowerBound, checkpoint.livePositions, last)
+        }
+        try await waitDurable(appended)
         // Records before the checkpoint may be dropped only once it is on disk, whatever the policy.
         if log.syncPolicy != .always { try await log.synchronize() }
-        guard let report = try await log.compact(before: pending.positions.lowerBound,
-                                                 keeping: checkpoint.livePositions) else { return nil }
+        guard let report = try await log.compact(before: floor, keeping: live) else { return nil }
         emit(.compacted(report))
         return report
     }

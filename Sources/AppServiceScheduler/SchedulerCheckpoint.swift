@@ -3,46 +3,106 @@ import SegmentLog
 /// What compaction appends: per service, sorted by id, a `checkpoint` of its whole state (its
 /// queue split over `queueContinued` records when long), and the positions of the records its
 /// queue and pending transactions read their items from, which must stay in the log.
+///
+/// The records are made one at a time as ``records`` is iterated, so a compaction holds one
+/// chunk of a long queue at once (a copy of ``runsPerRecordMax`` runs and its encoding), not a
+/// second copy of the whole queue.
 package struct SchedulerCheckpoint {
     /// Queue runs per record, so no checkpoint record nears the log's record limit however long
     /// a queue gets (a run encodes to at most 40 bytes).
     static let runsPerRecordMax = 16_384
 
-    package let records: [SchedulerRecord]
+    /// The checkpoint's records, made as they are iterated.
+    package struct Records: Sequence {
+        fileprivate let services: [(id: String, state: ServiceState)]
+
+        /// How many records iterating makes.
+        package var count: Int {
+            services.reduce(0) { sum, service in
+                let runs = ItemKind.allCases.reduce(0) { $0 + service.state.queued[$1].count }
+                return sum + Swift.max(1, (runs + runsPerRecordMax - 1) / runsPerRecordMax)
+            }
+        }
+
+        package func makeIterator() -> Iterator { Iterator(services: services) }
+    }
+
+    /// Makes each service's `checkpoint` record, then its `queueContinued` records.
+    package struct Iterator: IteratorProtocol {
+        fileprivate let services: [(id: String, state: ServiceState)]
+        private var service = 0
+        /// Where the next chunk of the current service's queue starts: a kind and a run of it.
+        private var kind = 0
+        private var run = 0
+        private var checkpointMade = false
+
+        fileprivate init(services: [(id: String, state: ServiceState)]) {
+            self.services = services
+        }
+
+        package mutating func next() -> SchedulerRecord? {
+            while service < services.count {
+                let (id, state) = services[service]
+                if !checkpointMade {
+                    checkpointMade = true
+                    var head = state
+                    head.queued = nextChunk(of: state.queued)
+                    return .checkpoint(service: id, state: head)
+                }
+                if kind < ItemKind.allCases.count { return .queueContinued(service: id, runs: nextChunk(of: state.queued)) }
+                (service, kind, run, checkpointMade) = (service + 1, 0, 0, false)
+            }
+            return nil
+        }
+
+        /// The next runs of `queue` in order, at most ``runsPerRecordMax``; empty for an empty queue.
+        private mutating func nextChunk(of queue: ItemRuns) -> ItemRuns {
+            var chunk = ItemRuns()
+            var taken = 0
+            while kind < ItemKind.allCases.count {
+                let itemKind = ItemKind.allCases[kind]
+                let runs = queue[itemKind]
+                while run < runs.count && taken < runsPerRecordMax {
+                    chunk.append(runs[runs.startIndex + run], itemKind)
+                    run += 1
+                    taken += 1
+                }
+                if run < runs.count { break }
+                (kind, run) = (kind + 1, 0)
+            }
+            assert(taken <= runsPerRecordMax)
+            return chunk
+        }
+    }
+
+    package let records: Records
     /// Ascending, each once.
     package let livePositions: [LogPosition]
 
     package init(of state: SchedulerState) {
-        var records: [SchedulerRecord] = []
-        var live: Set<LogPosition> = []
-        for (id, service) in state.services.sorted(by: { $0.key < $1.key }) {
-            var chunks = Self.chunks(of: service.queued)
-            var head = service
-            head.queued = chunks.removeFirst()
-            records.append(.checkpoint(service: id, state: head))
-            records += chunks.map { .queueContinued(service: id, runs: $0) }
-            live.formUnion(service.queued.positions)
-            for transaction in service.pending { live.formUnion(transaction.items.positions) }
-        }
-        self.records = records
-        self.livePositions = live.sorted()
+        let services = state.services.sorted { $0.key < $1.key }.map { (id: $0.key, state: $0.value) }
+        records = Records(services: services)
+        livePositions = Self.positions(of: services.map(\.state))
     }
 
-    /// `queue` split into runs of at most ``runsPerRecordMax`` each, in order; one empty chunk
-    /// for an empty queue.
-    private static func chunks(of queue: ItemRuns) -> [ItemRuns] {
-        var chunks: [ItemRuns] = [ItemRuns()]
-        var runsInChunk = 0
-        for kind in ItemKind.allCases {
-            for run in queue[kind] {
-                if runsInChunk == runsPerRecordMax {
-                    chunks.append(ItemRuns())
-                    runsInChunk = 0
-                }
-                chunks[chunks.count - 1].append(run, kind)
-                runsInChunk += 1
-            }
+    /// The positions the services' queues and pending transactions read from, ascending, each
+    /// once: one array, sorted in place (each kind's runs already ascend), no set.
+    private static func positions(of services: [ServiceState]) -> [LogPosition] {
+        var runs: [ItemRuns] = []
+        for service in services { runs += [service.queued] + service.pending.map(\.items) }
+        var positions: [LogPosition] = []
+        positions.reserveCapacity(runs.reduce(0) { total, runs in ItemKind.allCases.reduce(total) { $0 + runs[$1].count } })
+        for itemRuns in runs {
+            for kind in ItemKind.allCases { positions += itemRuns[kind].lazy.map(\.position) }
         }
-        return chunks
+        positions.sort()
+        var unique = 0
+        for index in positions.indices where unique == 0 || positions[index] != positions[unique - 1] {
+            positions[unique] = positions[index]
+            unique += 1
+        }
+        positions.removeLast(positions.count - unique)
+        assert(zip(positions, positions.dropFirst()).allSatisfy { $0 < $1 })
+        return positions
     }
 }

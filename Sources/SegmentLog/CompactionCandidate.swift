@@ -22,6 +22,10 @@ struct CompactionCandidate {
     private(set) var liveRecords = 0
     /// Where the live frames are; kept only while the segment may still be rewritten.
     private(set) var liveRanges: [LiveRange] = []
+    /// The live frames, for the ``CompactionMemo`` of a kept segment.
+    private(set) var liveFrames: [CompactionMemo.LiveFrame] = []
+    /// The position of the segment's last frame (``LogPosition/start`` when it has none).
+    private(set) var lastPosition = LogPosition.start
     /// The chain value the next segment must continue from (§6 of docs/FORMAT.md).
     private(set) var endChain: UInt32
 
@@ -66,10 +70,51 @@ struct CompactionCandidate {
             }
         }
         candidate.endChain = header.chainAfter(frames: chain)
-        if !candidate.isRewritten { candidate.liveRanges = [] }
+        candidate.lastPosition = previous
+        if candidate.isRewritten { candidate.liveFrames = [] } else { candidate.liveRanges = [] }
         assert(candidate.frameBytes == fileBytes - SegmentHeader.byteCount, "a sealed segment ends at a frame")
         assert(candidate.liveBytes <= candidate.frameBytes && candidate.liveRecords <= candidate.records)
         return candidate
+    }
+
+    /// A kept segment as `memo` remembers it, its live frames now those of `live` (read from
+    /// `liveIndex` on, advanced past the segment's positions, as ``scan(_:below:live:liveIndex:fileSystem:)``
+    /// does); nil when `live` holds a position in the segment that was not live at its last scan,
+    /// or when the segment is now to be rewritten: both need a scan.
+    static func remembered(_ memo: CompactionMemo.Segment, segment: SegmentFile, live: [LogPosition],
+                           liveIndex: inout Int) -> CompactionCandidate? {
+        precondition(memo.header.segmentId == segment.segmentId)
+        var candidate = CompactionCandidate(segment: segment, header: memo.header, fileBytes: memo.fileBytes,
+                                            endChain: memo.endChain)
+        candidate.frameBytes = memo.frameBytes
+        candidate.records = memo.records
+        candidate.lastPosition = memo.lastPosition
+        var index = liveIndex
+        let first = memo.header.firstPosition
+        for frame in memo.liveFrames {
+            let position = LogPosition(rawValue: first.rawValue + UInt64(frame.positionOffset))
+            while index < live.count && live[index] < position {
+                if live[index] >= first { return nil }
+                index += 1
+            }
+            guard index < live.count && live[index] == position else { continue }
+            candidate.liveBytes += Int(frame.frameBytes)
+            candidate.liveRecords += 1
+            candidate.liveFrames.append(frame)
+            index += 1
+        }
+        if index < live.count && live[index] >= first && live[index] <= memo.lastPosition { return nil }
+        guard !candidate.isRewritten else { return nil }
+        assert(candidate.liveBytes <= candidate.frameBytes && candidate.liveRecords <= candidate.records)
+        liveIndex = index
+        return candidate
+    }
+
+    /// What a later compaction needs to know of this segment if it is kept.
+    var memo: CompactionMemo.Segment {
+        precondition(!isRewritten, "a rewritten segment is not remembered")
+        return CompactionMemo.Segment(header: header, fileBytes: fileBytes, frameBytes: frameBytes, records: records,
+                                      lastPosition: lastPosition, endChain: endChain, liveFrames: liveFrames)
     }
 
     private mutating func add(_ frame: ScannedFrame, isLive: Bool) {
@@ -79,6 +124,9 @@ struct CompactionCandidate {
         guard isLive else { return }
         liveBytes += length
         liveRecords += 1
+        let offset = frame.header.position.rawValue - header.firstPosition.rawValue
+        precondition(offset <= UInt64(UInt32.max) && length <= Int(UInt32.max), "a segment of over 4 G records or bytes")
+        liveFrames.append(CompactionMemo.LiveFrame(positionOffset: UInt32(offset), frameBytes: UInt32(length)))
         if let last = liveRanges.last, last.offset + last.length == frame.offset {
             liveRanges[liveRanges.count - 1].length += length
         } else {

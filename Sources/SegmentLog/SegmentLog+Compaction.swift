@@ -10,7 +10,9 @@ import Synchronization
 // 1. Write `FLOOR` (`ReplayFloor.write`: `FLOOR.tmp`, `fdatasync`, `rename`, `fsync` the
 //    directory). From here a replay folds only records at or after the floor, so whatever a later
 //    step drops below it was never going to be folded.
-// 2. Scan each candidate's frames (checksums, order, chain): its frame bytes and live bytes.
+// 2. Scan each candidate's frames (checksums, order, chain): its frame bytes and live bytes. A
+//    candidate this log kept at an earlier compaction is not read again unless it is now to be
+//    rewritten: its sizes, chain and live frames are remembered (`CompactionMemo`).
 // 3. A candidate at most 1/3 live (`CompactionCandidate.liveFractionMax`) is rewritten, any other
 //    kept byte for byte. Each run f … i of consecutive rewritten candidates becomes one compacted
 //    segment holding the run's live frames, copied verbatim (position, type, flags, stored
@@ -93,8 +95,13 @@ extension SegmentLog {
     private func compactNow(before floor: LogPosition, keeping live: [LogPosition]) throws -> CompactionReport? {
         let started = configuration.executor.now()
         let fileSystem = configuration.fileSystem
-        let candidates = try candidateSegments(below: floor)
-        guard !candidates.isEmpty else { return nil }
+        // Taken out for the duration: a compaction that fails leaves nothing remembered.
+        let remembered = compactionMemo.takeAll()
+        let candidates = try candidateSegments(below: floor, remembered: remembered)
+        guard !candidates.isEmpty else {
+            compactionMemo.replace(with: remembered)
+            return nil
+        }
         // Step 1.
         if floor > replayFloor {
             try ReplayFloor.write(floor, directory: directory, fileSystem: fileSystem)
@@ -104,8 +111,10 @@ extension SegmentLog {
         var scanned: [CompactionCandidate] = []
         var liveIndex = 0
         for segment in candidates {
-            let candidate = try CompactionCandidate.scan(segment, below: floor, live: live, liveIndex: &liveIndex,
-                                                         fileSystem: fileSystem)
+            // A segment kept last time is read again only if it is now to be rewritten.
+            let candidate = try remembered[segment.segmentId].flatMap {
+                CompactionCandidate.remembered($0, segment: segment, live: live, liveIndex: &liveIndex)
+            } ?? CompactionCandidate.scan(segment, below: floor, live: live, liveIndex: &liveIndex, fileSystem: fileSystem)
             if let previous = scanned.last, candidate.header.previousChain != previous.endChain {
                 throw SegmentLogError.brokenChain(file: segment.path, expected: previous.endChain,
                                                   found: candidate.header.previousChain)
@@ -127,18 +136,24 @@ extension SegmentLog {
         // The deletions need not survive a crash (replaced segments are ignored, then removed at
         // open), but syncing them returns the space for good.
         if deleted { try fileSystem.synchronizeDirectory(at: directory) }
+        // Rewritten segments are forgotten: their ids now name compacted segments, scanned anew.
+        compactionMemo.replace(with: Dictionary(uniqueKeysWithValues: scanned.filter { !$0.isRewritten }.map {
+            ($0.segment.segmentId, $0.memo)
+        }))
         report.duration = configuration.executor.now() - started
         return report
     }
 
     /// The sealed segments whose records all lie below `floor`, in log order.
-    private func candidateSegments(below floor: LogPosition) throws -> [SegmentFile] {
+    private func candidateSegments(below floor: LogPosition,
+                                   remembered: [UInt64: CompactionMemo.Segment]) throws -> [SegmentFile] {
         let segments = try SegmentFile.list(in: directory, fileSystem: configuration.fileSystem)
         let active = committer.activeSegmentId
         var candidates: [SegmentFile] = []
         for (segment, next) in zip(segments, segments.dropFirst()) where segment.segmentId < active {
             // Every record of `segment` lies below the next segment's first position.
-            guard try next.readHeader(fileSystem: configuration.fileSystem).firstPosition <= floor else { break }
+            let nextHeader = try remembered[next.segmentId]?.header ?? next.readHeader(fileSystem: configuration.fileSystem)
+            guard nextHeader.firstPosition <= floor else { break }
             candidates.append(segment)
         }
         assert(candidates.allSatisfy { $0.segmentId < active })

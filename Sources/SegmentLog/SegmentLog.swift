@@ -22,6 +22,8 @@ public final class SegmentLog: Sendable {
     private let lockRelease: Mutex<(any OpenFile)?>
     /// Admits one compaction at a time; `close()` waits on it.
     let compactionGate = CompactionGate()
+    /// What compaction knows of the segments it kept, so it does not read them again.
+    let compactionMemo = CompactionMemo()
     /// Where ``record(at:)`` finds records; compaction invalidates it.
     let positionIndex: PositionIndex
     /// The durable `FLOOR` (or ``ReplayFloor/absent``); only compaction raises it.
