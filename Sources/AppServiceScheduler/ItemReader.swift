@@ -35,20 +35,24 @@ struct ItemReader {
     /// The items `runs` point to, by kind, in order.
     func items(_ runs: ItemRuns) throws -> EventBatch {
         var records: [LogPosition: EventBatch] = [:]
+        var locations: [LogPosition: RecordLocation] = [:]
         var unread: [LogPosition] = []
         for position in runs.positions {
             if let items = window[position] { records[position] = items } else { unread.append(position) }
         }
         for record in try log.records(at: unread) {
             records[record.position] = try Self.storedItems(in: record)
+            locations[record.position] = record.location
         }
         var items = EventBatch()
         for kind in ItemKind.allCases {
             for run in runs[kind] {
                 let stored = records[run.position]![kind]
                 guard Int(run.first) + Int(run.count) <= stored.count else {
+                    let place = locations[run.position].map { "\($0.segmentFileName) at offset \($0.offset)" } ?? "read-ahead window"
                     throw SchedulerError.invalidRecord(position: run.position, reason:
-                        "it holds \(stored.count) \(kind) items; the state refers to items \(run.first)..<\(run.first + run.count)")
+                        "it holds \(stored.count) \(kind) items; the state refers to items \(run.first)..<\(run.first + run.count) "
+                        + "(\(place))")
                 }
                 let start = stored.index(stored.startIndex, offsetBy: Int(run.first))
                 items[kind].append(contentsOf: stored[start..<stored.index(start, offsetBy: Int(run.count))])

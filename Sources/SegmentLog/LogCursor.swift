@@ -30,6 +30,8 @@ public struct LogCursor {
     public private(set) var recordsReturned = 0
     /// Invalid bytes found at the end of the last segment instead of more records.
     public private(set) var tornTail: TornTail?
+    /// The sizes of the segment files read to their end, as found when each was opened.
+    private(set) var bytesOfSegmentsRead = 0
     /// The damage that made ``next()`` throw, when it was damage (not an I/O error): `repair`
     /// cuts only where the table says ``RecoveryAction/refuseRepairable``.
     private(set) var refusal: RecoveryDecision?
@@ -198,6 +200,7 @@ public struct LogCursor {
         chain = segmentHeader!.chainAfter(frames: chain!)
         end = End(segment: segments[segmentIndex], header: segmentHeader!, validBytes: validBytes,
                   fileSize: scanner.fileSize, chain: chain!)
+        bytesOfSegmentsRead += scanner.fileSize
         try scanner.file.close()
         self.scanner = nil
         segmentIndex += 1

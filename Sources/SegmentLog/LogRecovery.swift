@@ -10,8 +10,9 @@ struct LogRecovery {
     /// Bytes of the segments before ``segment``, all sealed.
     let sealedBytes: Int
 
-    /// Passes every kept record to `replay`, in order, as the check reads it.
-    static func resume(directory: String, fileSystem: any FileSystem,
+    /// Passes every kept record at or after `floor` to `replay`, in order, as the check reads it;
+    /// records below it are checked (checksum, order, chain) but not decompressed.
+    static func resume(directory: String, fileSystem: any FileSystem, from floor: LogPosition,
                        replay: (LogRecord) throws -> Void) throws -> LogRecovery {
         let segments = try SegmentFile.list(in: directory, fileSystem: fileSystem)
         guard !segments.isEmpty else {
@@ -19,13 +20,14 @@ struct LogRecovery {
                              after: .start, sealedBytes: 0, directory: directory, fileSystem: fileSystem)
         }
         try checkHeaders(of: segments, fileSystem: fileSystem)
-        var cursor = LogCursor(segments: segments, fileSystem: fileSystem, from: .start, through: nil,
+        var cursor = LogCursor(segments: segments, fileSystem: fileSystem, from: floor, through: nil,
                                startSegmentIndex: 0, startsAtLogStart: true)
-        var lastPosition = LogPosition.start
         while let record = try cursor.next() {
+            assert(record.position >= floor)
             try replay(record)
-            lastPosition = record.position
         }
+        // The cursor's, not the last record replayed: a floor beyond the log replays none.
+        let lastPosition = cursor.lastPosition
         let end = cursor.end!
         assert(end.segment == segments.last!)
         assert(end.validBytes <= end.fileSize)
@@ -39,8 +41,10 @@ struct LogRecovery {
             try file.synchronizeData()
         }
         let next = lastPosition == .start ? end.header.firstPosition : max(lastPosition.next, end.header.firstPosition)
-        // Sealed segments end exactly at their last frame, so their file size is their size.
-        let sealedBytes = try segments.dropLast().reduce(0) { try $0 + $1.fileBytes(fileSystem: fileSystem) }
+        // Sealed segments end exactly at their last frame, so their file size, as the cursor found
+        // it when it opened them, is their size.
+        let sealedBytes = cursor.bytesOfSegmentsRead - end.fileSize
+        assert(sealedBytes >= 0)
         if end.header.replacement != nil {
             // A compacted segment's chain ends at the value it stands in for, so nothing may be
             // appended to it: continue in a new segment.

@@ -257,29 +257,29 @@ struct FrameWindowReader {
         precondition(offset >= SegmentHeader.byteCount)
         guard try fill(offset, count: FrameHeader.byteCount) else { return nil }
         let start = offset - windowOffset
-        let (problem, isZero) = window.withUnsafeBytes { raw in
+        let checkedHeader = window.withUnsafeBytes { raw in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[start..<start + FrameHeader.byteCount])
-            return (FrameHeader.implausibility(of: bytes, bytesAfterHeader: FrameHeader.payloadBytesMax),
-                    bytes.allSatisfy { $0 == 0 })
+            // An active segment's unwritten space reads as zeros: the end, not damage.
+            return bytes.allSatisfy { $0 == 0 } ? nil
+                : FrameCheck.header(in: bytes, bytesAfterHeader: FrameHeader.payloadBytesMax)
         }
-        if isZero { return nil }
-        if let problem { throw SegmentLogError.corruptFrame(file: path, offset: offset, reason: problem) }
-        let header = window.withUnsafeBytes {
-            FrameHeader(parsing: UnsafeRawBufferPointer(rebasing: $0[start..<start + FrameHeader.byteCount]))
+        let header: FrameHeader
+        switch checkedHeader {
+        case nil: return nil
+        case .success(let checked): header = checked
+        case .failure(let problem): throw SegmentLogError.corruptFrame(file: path, offset: offset, reason: problem.reason)
         }
         guard try fill(offset, count: header.frameLength) else {
             throw SegmentLogError.corruptFrame(file: path, offset: offset, reason: "the file ends inside the frame")
         }
         let frameStart = offset - windowOffset
-        let (stored, expected) = window.withUnsafeBytes { raw in
-            let headerBytes = UnsafeRawBufferPointer(rebasing: raw[frameStart..<frameStart + FrameHeader.byteCount])
-            let payloadStart = frameStart + FrameHeader.byteCount
-            return (FrameHeader.storedChecksum(in: headerBytes), FrameHeader.expectedChecksum(
-                header: headerBytes, payload: UnsafeRawBufferPointer(rebasing: raw[payloadStart..<payloadStart + header.storedLength])))
+        let checksum = window.withUnsafeBytes {
+            FrameCheck.checksum(ofFrame: UnsafeRawBufferPointer(rebasing: $0[frameStart...]), header: header)
         }
-        guard stored == expected else {
-            throw SegmentLogError.corruptFrame(file: path, offset: offset,
-                                               reason: "checksum mismatch: frame says \(hex(stored)), contents give \(hex(expected))")
+        let stored: UInt32
+        switch checksum {
+        case .success(let value): stored = value
+        case .failure(let problem): throw SegmentLogError.corruptFrame(file: path, offset: offset, reason: problem.reason)
         }
         return ScannedFrame(header: header, offset: offset, checksum: stored)
     }
@@ -288,14 +288,12 @@ struct FrameWindowReader {
     func record(_ frame: ScannedFrame, in segmentFileName: String) throws -> LogRecord {
         let start = frame.offset - windowOffset + FrameHeader.byteCount
         precondition(start >= FrameHeader.byteCount && start + frame.header.storedLength <= window.count)
-        let payload = try window.withUnsafeBytes { raw in
-            let stored = UnsafeRawBufferPointer(rebasing: raw[start..<start + frame.header.storedLength])
-            guard frame.header.isCompressed else { return [UInt8](stored) }
-            guard let payload = LZ4.decompress(stored, rawCount: frame.header.rawLength) else {
-                throw SegmentLogError.corruptFrame(file: path, offset: frame.offset, reason:
-                    "checksum is valid but the LZ4 payload does not decompress to \(frame.header.rawLength) bytes")
-            }
-            return payload
+        let payload = window.withUnsafeBytes { raw in
+            FrameCheck.payload(stored: UnsafeRawBufferPointer(rebasing: raw[start..<start + frame.header.storedLength]),
+                               header: frame.header)
+        }
+        guard let payload else {
+            throw SegmentLogError.corruptFrame(file: path, offset: frame.offset, reason: FrameCheck.undecompressible(frame.header))
         }
         assert(payload.count == frame.header.rawLength)
         return LogRecord(position: frame.header.position, type: frame.header.type, payload: payload,

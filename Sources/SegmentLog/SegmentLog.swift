@@ -66,9 +66,7 @@ public final class SegmentLog: Sendable {
             try removeLeftovers(in: directory, fileSystem: fileSystem)
             let storedFloor = try ReplayFloor.read(directory: directory, fileSystem: fileSystem)
             let floor = storedFloor ?? ReplayFloor.absent
-            let resumed = try LogRecovery.resume(directory: directory, fileSystem: fileSystem) { record in
-                if record.position >= floor { try replay(record) }
-            }
+            let resumed = try LogRecovery.resume(directory: directory, fileSystem: fileSystem, from: floor, replay: replay)
             if storedFloor != nil && floor > resumed.lastPosition {
                 throw SegmentLogError.floorBeyondLog(file: directory + "/" + ReplayFloor.fileName, floor: floor,
                                                      lastPosition: resumed.lastPosition)

@@ -43,25 +43,23 @@ struct SegmentScanner {
         }
         try fill(offset, count: FrameHeader.byteCount)
         let start = offset - bufferOffset
-        let problem = buffer.withUnsafeBytes { raw in
-            FrameHeader.implausibility(of: UnsafeRawBufferPointer(rebasing: raw[start..<start + FrameHeader.byteCount]),
-                                       bytesAfterHeader: remaining - FrameHeader.byteCount)
+        let checkedHeader = buffer.withUnsafeBytes {
+            FrameCheck.header(in: UnsafeRawBufferPointer(rebasing: $0[start...]), bytesAfterHeader: remaining - FrameHeader.byteCount)
         }
-        if let problem { return .invalid(reason: problem) }
-        let header = buffer.withUnsafeBytes {
-            FrameHeader(parsing: UnsafeRawBufferPointer(rebasing: $0[start..<start + FrameHeader.byteCount]))
+        let header: FrameHeader
+        switch checkedHeader {
+        case .success(let checked): header = checked
+        case .failure(let problem): return .invalid(reason: problem.reason)
         }
         try fill(offset, count: header.frameLength)
         let frameStart = offset - bufferOffset
-        let (stored, expected) = buffer.withUnsafeBytes { raw in
-            let headerBytes = UnsafeRawBufferPointer(rebasing: raw[frameStart..<frameStart + FrameHeader.byteCount])
-            let payloadStart = frameStart + FrameHeader.byteCount
-            let payload = UnsafeRawBufferPointer(rebasing: raw[payloadStart..<payloadStart + header.storedLength])
-            return (FrameHeader.storedChecksum(in: headerBytes),
-                    FrameHeader.expectedChecksum(header: headerBytes, payload: payload))
+        let checksum = buffer.withUnsafeBytes {
+            FrameCheck.checksum(ofFrame: UnsafeRawBufferPointer(rebasing: $0[frameStart...]), header: header)
         }
-        guard stored == expected else {
-            return .invalid(reason: "checksum mismatch: frame says \(hex(stored)), contents give \(hex(expected))")
+        let stored: UInt32
+        switch checksum {
+        case .success(let value): stored = value
+        case .failure(let problem): return .invalid(reason: problem.reason)
         }
         let frame = ScannedFrame(header: header, offset: offset, checksum: stored)
         offset += header.frameLength
@@ -73,14 +71,12 @@ struct SegmentScanner {
     func payload(of frame: ScannedFrame) throws -> [UInt8] {
         let start = frame.offset - bufferOffset + FrameHeader.byteCount
         precondition(start >= 0 && start + frame.header.storedLength <= buffer.count, "frame is no longer buffered")
-        let payload = try buffer.withUnsafeBytes { raw in
-            let stored = UnsafeRawBufferPointer(rebasing: raw[start..<start + frame.header.storedLength])
-            guard frame.header.isCompressed else { return [UInt8](stored) }
-            guard let raw = LZ4.decompress(stored, rawCount: frame.header.rawLength) else {
-                throw Failure(damage: .undecompressiblePayload, offset: frame.offset,
-                              reason: "checksum is valid but the LZ4 payload does not decompress to \(frame.header.rawLength) bytes")
-            }
-            return raw
+        let payload = buffer.withUnsafeBytes { raw in
+            FrameCheck.payload(stored: UnsafeRawBufferPointer(rebasing: raw[start..<start + frame.header.storedLength]),
+                               header: frame.header)
+        }
+        guard let payload else {
+            throw Failure(damage: .undecompressiblePayload, offset: frame.offset, reason: FrameCheck.undecompressible(frame.header))
         }
         assert(payload.count == frame.header.rawLength)
         return payload
