@@ -32,7 +32,8 @@ enum IngestReport {
                 let result = try await IngestRun(mode: mode, directory: directory + "/ingest", requests: requests).run()
                 results.append(result)
                 print("ingest \(mode) run \(run)/\(runs): \(Int(result.eventsPerSecond)) events/s, "
-                      + "p50 \(String(format: "%.2f", result.p50)) ms, p99 \(String(format: "%.2f", result.p99)) ms")
+                      + "p50 \(String(format: "%.2f", result.p50)) ms, p99 \(String(format: "%.2f", result.p99)) ms, "
+                      + "RSS \(result.residentMiBAtFirstTenth) MiB at a tenth, \(result.residentMiBAtEnd) MiB at the end")
             }
             print("ingest \(mode) median of \(runs): \(Int(median(results.map(\.eventsPerSecond)))) events/s, "
                   + "p50 \(String(format: "%.2f", median(results.map(\.p50)))) ms, "

@@ -21,6 +21,10 @@ struct IngestRun {
         let eventsPerSecond: Double
         let p50: Double
         let p99: Double
+        /// The process's resident memory (daemon, load generator and service) when a tenth of
+        /// the requests were answered, and at the end: flat under sustained load if they match.
+        let residentMiBAtFirstTenth: Int
+        let residentMiBAtEnd: Int
     }
 
     static let connections = 16
@@ -34,6 +38,8 @@ struct IngestRun {
     /// small and the same before and after a change to the daemon's JSON handling.
     final class Counter: Sendable {
         let delivered = Mutex(0)
+        let answered = Mutex(0)
+        let residentAtFirstTenth = Mutex(0)
     }
 
     func run() async throws -> Result {
@@ -66,7 +72,7 @@ struct IngestRun {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.connections)))
         let started = ContinuousClock.now
-        let latencies = try await post(to: port, with: client)
+        let latencies = try await post(to: port, with: client, counter: counter)
         let expected = (requests / Self.connections) * Self.connections * Self.eventsPerRequest
         while counter.delivered.withLock({ $0 }) < expected { try await Task.sleep(for: .milliseconds(2)) }
         let elapsed = ContinuousClock.now - started
@@ -75,13 +81,15 @@ struct IngestRun {
         try await daemonTask.value
         await serviceGroup.triggerGracefulShutdown()
         try await serviceTask.value
+        let residentAtEnd = Self.residentMiB()
         try? FileManager.default.removeItem(atPath: directory)
         let sorted = latencies.sorted()
         return Result(eventsPerSecond: Double(expected) / EndToEnd.seconds(elapsed),
-                      p50: sorted[sorted.count / 2], p99: sorted[sorted.count * 99 / 100])
+                      p50: sorted[sorted.count / 2], p99: sorted[sorted.count * 99 / 100],
+                      residentMiBAtFirstTenth: counter.residentAtFirstTenth.withLock { $0 }, residentMiBAtEnd: residentAtEnd)
     }
 
-    private func post(to port: Int, with client: HTTPClient) async throws -> [Double] {
+    private func post(to port: Int, with client: HTTPClient, counter: Counter) async throws -> [Double] {
         let perConnection = requests / Self.connections
         let (mode, events) = (mode, Self.eventTails())
         return try await withThrowingTaskGroup(of: [Double].self) { group in
@@ -101,6 +109,9 @@ struct IngestRun {
                         _ = try await response.body.collect(upTo: 1 << 16)
                         precondition(response.status == .ok, "\(mode) answered \(response.status)")
                         mine.append(EndToEnd.milliseconds(ContinuousClock.now - sent))
+                        if counter.answered.withLock({ $0 += 1; return $0 }) == requests / 10 {
+                            counter.residentAtFirstTenth.withLock { $0 = Self.residentMiB() }
+                        }
                     }
                     return mine
                 }
@@ -157,6 +168,14 @@ struct IngestRun {
         let service = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                   onServerRunning: { await servicePort.set($0.localAddress!.port!) }, logger: logger)
         return (ServiceGroup(configuration: .init(services: [service], logger: logger)), servicePort)
+    }
+
+    /// This process's resident memory now (VmRSS), in MiB.
+    static func residentMiB() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let kib = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
+            .split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return kib >> 10
     }
 
     static func occurrences(of marker: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int {
