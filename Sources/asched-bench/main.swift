@@ -20,6 +20,10 @@ if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "--outage-pro
     try await OutageRun.probe(directory: CommandLine.arguments[2])
     exit(0)
 }
+if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "--compaction-probe" {
+    try await CompactionProbe.probe(directory: CommandLine.arguments[2])
+    exit(0)
+}
 if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "--catch-up-probe" {
     try await CatchUpRun.probe(directory: CommandLine.arguments[2])
     exit(0)
