@@ -53,14 +53,22 @@ extension AppServiceScheduler {
         guard let transaction = state.services[service]?.pending.first else {
             preconditionFailure("startSend without a pending transaction")
         }
-        let attempt = transaction.attempts + 1
-        guard let pending = decide([.sendStarted(service: service, id: transaction.id, attempt: attempt)]) else { return }
+        guard let started = decide([.sendStarted(service: service, id: transaction.id, attempt: transaction.attempts + 1)])
+        else { return }
+        send(service, after: started)
+    }
+
+    /// Sends the oldest pending transaction, whose `sendStarted` is applied, once `started` (the
+    /// append holding that record) is durable.
+    private func send(_ service: String, after started: any DurableAppend) {
+        let transaction = state.services[service]!.pending[0]
+        let attempt = transaction.attempts
         sends.begin(service)
         let transport = transport
         Task(executorPreference: configuration.taskExecutor) {
             let outgoing: OutgoingTransaction
             do {
-                try await pending.durable()
+                try await started.durable()
                 // Under `interval` or `never` durable() means written, not synced: a send that
                 // left before its record was on disk could see its id reused after a power loss.
                 if self.log.syncPolicy != .always { try await self.log.synchronize() }
@@ -106,17 +114,41 @@ extension AppServiceScheduler {
 
     private func delivered(_ transaction: OutgoingTransaction) {
         let service = transaction.service
-        guard decide([.sendSucceeded(service: service, id: transaction.id),
-                      .transactionCompleted(service: service, id: transaction.id)]) != nil else { return }
+        let drained = drainingBacklogs.contains(service) && state.services[service]!.queued.isEmpty
+        // The next send's records go in the same append as the completion: group commit makes
+        // them durable with one sync, so a catch-up costs one sync per transaction, not two.
+        let next = nextSend(of: service, afterCompleting: transaction.id)
+        guard let appended = decide([.sendSucceeded(service: service, id: transaction.id),
+                                     .transactionCompleted(service: service, id: transaction.id)] + next) else { return }
         bodies[service] = nil
         emit(.completed(service: service, transaction: transaction.id))
-        if drainingBacklogs.contains(service), state.services[service]!.queued.isEmpty {
+        if drained {
             drainingBacklogs.remove(service)
             compactIfDue(afterDrain: true)
         }
+        if !next.isEmpty { return send(service, after: appended) }
         // Recovering: straight on to the next pending transaction, not after another backoff.
         if state.services[service]!.status == .down { return retryNow(service) }
         pump(service)
+    }
+
+    /// The records starting `service`'s next attempt once transaction `completed` is completed,
+    /// while it is UP and configured: the next pending transaction's, or a new transaction from
+    /// the queue and its first attempt. Empty when there is nothing to send (or it is DOWN: the
+    /// recoverer decides).
+    private func nextSend(of service: String, afterCompleting completed: UInt64) -> [SchedulerRecord] {
+        guard let descriptor = services[service], state.services[service]!.status == .up else { return [] }
+        precondition(state.services[service]!.pending.first?.id == completed, "completing \(completed), not the oldest pending")
+        if state.services[service]!.pending.count > 1 {
+            let next = state.services[service]!.pending[1]
+            return [.sendStarted(service: service, id: next.id, attempt: next.attempts + 1)]
+        }
+        // The grouper's copy of the service state is gone before the records are applied, so
+        // taking items from the queue never copies the queue.
+        guard let created = TransactionGrouper.nextTransaction(of: state.services[service]!, for: descriptor,
+                                                               limits: configuration.limits),
+              let id = created.transactionID else { return [] }
+        return [created, .sendStarted(service: service, id: id, attempt: 1)]
     }
 
     private func failed(_ transaction: OutgoingTransaction, reason: String) {

@@ -34,6 +34,8 @@ public actor AppServiceScheduler {
     private(set) var failure: SchedulerError?
     /// Whether a compaction is running, and the log's segment count when the last one started.
     private var compacting = false
+    /// A backlog was delivered while a compaction ran: one more is owed once it ends.
+    private var compactionOwedAfterDrain = false
     private var segmentsAtLastCompaction = 0
     /// The device's free space when last asked, so an enqueue costs no `statvfs` while there is
     /// plenty.
@@ -237,7 +239,13 @@ public actor AppServiceScheduler {
         try checkOpen()
         guard !compacting else { return nil }
         compacting = true
-        defer { compacting = false }
+        defer {
+            compacting = false
+            if compactionOwedAfterDrain {
+                compactionOwedAfterDrain = false
+                compactIfDue(afterDrain: true)
+            }
+        }
         // Sealed first, the checkpoint starts a segment: every record before it lies in a
         // sealed segment that this compaction may drop or rewrite.
         try await log.sealActiveSegment()
@@ -267,11 +275,19 @@ public actor AppServiceScheduler {
     }
 
     /// Starts a compaction in the background when the policy says it is due: enough segments
-    /// sealed since the last one, or (`afterDrain`) a backlog delivered since then.
+    /// sealed since the last one, or (`afterDrain`) a backlog delivered while the log spans more
+    /// than a segment. A drain seals few segments or none (its records are small), so it does not
+    /// wait for one: the backlog's own segments are what the compaction frees. One due during
+    /// another compaction runs after it.
     func compactIfDue(afterDrain: Bool = false) {
-        guard let threshold = configuration.compactAfterSealedSegments, !compacting, failure == nil else { return }
+        guard let threshold = configuration.compactAfterSealedSegments, failure == nil else { return }
         let sealed = log.statistics.segmentsCreated - segmentsAtLastCompaction
-        guard sealed >= threshold || afterDrain && sealed > 0 else { return }
+        let spansSegments = sealed > 0 || log.statistics.logBytes > configuration.log.segmentSizeBytes
+        guard sealed >= threshold || afterDrain && spansSegments else { return }
+        guard !compacting else {
+            if afterDrain { compactionOwedAfterDrain = true }
+            return
+        }
         Task(executorPreference: configuration.taskExecutor) {
             do {
                 _ = try await self.compact()

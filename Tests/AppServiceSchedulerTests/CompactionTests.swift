@@ -170,3 +170,32 @@ import Testing
         }
     }
 }
+
+extension CompactionTests {
+    /// A backlog whose drain seals no segment (after a compaction during the outage) is still
+    /// compacted away once delivered: the drain, not a count of new segments, makes it due.
+    @Test func aDeliveredBacklogIsCompactedWithoutANewSealedSegment() async throws {
+        var harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")], realDisk: true)
+        var configuration = harness.configuration
+        configuration.compactAfterSealedSegments = 1_000
+        configuration.log.segmentSizeBytes = 4 << 10
+        harness = SchedulerHarness(copying: harness, configuration: configuration)
+        let scheduler = try await harness.open()
+        let watcher = await EventWatcher.watching(scheduler)
+        harness.transport.script([.failed(reason: "down")], for: "bridge")
+        _ = try await scheduler.enqueue(EventBatch(events: [event(0)]), for: "bridge")
+        try await watcher.next { $0 == .down(service: "bridge") }
+        for batch in 1...30 { _ = try await scheduler.enqueue(EventBatch(events: (0..<10).map { event(batch * 10 + $0) }), for: "bridge") }
+        // Keeps the backlog (all of it is live) and leaves no sealed segment since.
+        _ = try #require(try await scheduler.compact())
+        try await watcher.next { if case .compacted = $0 { true } else { false } }
+        let sealedBefore = await scheduler.logStatistics.segmentsCreated
+        try await scheduler.forceRetry("bridge")
+        try await watcher.next { if case .compacted = $0 { true } else { false } }
+        #expect(await scheduler.logStatistics.segmentsCreated - sealedBefore <= 1, "the drain itself sealed segments")
+        #expect(await scheduler.snapshot.services["bridge"]!.queued.isEmpty)
+        try await scheduler.close()
+        #expect(try harness.records().allSatisfy { if case .enqueued = $0.1 { false } else { true } },
+                "the delivered backlog's records are still in the log")
+    }
+}

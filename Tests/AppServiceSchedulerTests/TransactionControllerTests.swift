@@ -185,3 +185,26 @@ import Testing
         try await scheduler.close()
     }
 }
+
+extension TransactionControllerTests {
+    /// A catch-up costs one sync per transaction: the records completing one transaction,
+    /// creating the next and starting its send go to the log in one append.
+    @Test func aDrainingBacklogCostsOneSyncPerTransaction() async throws {
+        let harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")], realDisk: true)
+        let scheduler = try await harness.open()
+        let watcher = await EventWatcher.watching(scheduler)
+        harness.transport.script([.failed(reason: "down")], for: "bridge")
+        _ = try await scheduler.enqueue(EventBatch(events: [event(0)]), for: "bridge")
+        try await watcher.next { $0 == .down(service: "bridge") }
+        for batch in 0..<20 { _ = try await scheduler.enqueue(EventBatch(events: (1...100).map { event(batch * 100 + $0) }), for: "bridge") }
+        let syncsBefore = await scheduler.logStatistics.syncs
+        try await scheduler.forceRetry("bridge")
+        try await watcher.completed(21)
+        let syncs = await scheduler.logStatistics.syncs - syncsBefore
+        // 21 transactions: the retried one, then 20 of 100 events. Besides one per transaction, a
+        // few for the forced retry, marking the service UP and the compaction after the drain;
+        // two per transaction (the completion, then the next send's records) would be 42 or more.
+        #expect(syncs <= 32, "\(syncs) syncs for 21 transactions")
+        try await scheduler.close()
+    }
+}
