@@ -10,7 +10,7 @@ import SegmentLog
 package struct SchedulerCheckpoint {
     /// Queue runs per record, so no checkpoint record nears the log's record limit however long
     /// a queue gets (a run encodes to at most 40 bytes).
-    static let runsPerRecordMax = 16_384
+    package static let runsPerRecordMax = 16_384
 
     /// The checkpoint's records, made as they are iterated.
     package struct Records: Sequence {
@@ -18,10 +18,13 @@ package struct SchedulerCheckpoint {
 
         /// How many records iterating makes.
         package var count: Int {
-            services.reduce(0) { sum, service in
-                let runs = ItemKind.allCases.reduce(0) { $0 + service.state.queued[$1].count }
-                return sum + Swift.max(1, (runs + runsPerRecordMax - 1) / runsPerRecordMax)
-            }
+            services.reduce(0) { $0 + Self.chunks(of: $1.state.queued) }
+        }
+
+        /// The records a service's checkpoint takes: its head and the `queueContinued` after it.
+        static func chunks(of queue: ItemRuns) -> Int {
+            let runs = ItemKind.allCases.reduce(0) { $0 + queue[$1].count }
+            return Swift.max(1, (runs + runsPerRecordMax - 1) / runsPerRecordMax)
         }
 
         package func makeIterator() -> Iterator { Iterator(services: services) }
@@ -47,7 +50,7 @@ package struct SchedulerCheckpoint {
                     checkpointMade = true
                     var head = state
                     head.queued = nextChunk(of: state.queued)
-                    return .checkpoint(service: id, state: head)
+                    return .checkpoint(service: id, state: head, continued: Records.chunks(of: state.queued) - 1)
                 }
                 if kind < ItemKind.allCases.count { return .queueContinued(service: id, runs: nextChunk(of: state.queued)) }
                 (service, kind, run, checkpointMade) = (service + 1, 0, 0, false)

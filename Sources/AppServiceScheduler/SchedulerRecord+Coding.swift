@@ -53,9 +53,10 @@ extension SchedulerRecord {
             writer.write(counter)
             writer.write(signed: delay.milliseconds)
             writer.write(signed: due.millisecondsSinceEpoch)
-        case .checkpoint(let service, let state):
+        case .checkpoint(let service, let state, let continued):
             writer.write(service)
             writer.write(state)
+            writer.write(continued)
         case .queueContinued(let service, let runs):
             writer.write(service)
             writer.write(runs)
@@ -162,7 +163,9 @@ extension SchedulerRecord {
         case .checkpoint:
             let service = try reader.readString()
             let state = version == 1 ? try reader.readVersion1ServiceState().state : try reader.readServiceState(version: version)
-            return .checkpoint(service: service, state: state)
+            // Before version 3 a checkpoint took effect at once, and the records continuing its
+            // queue were applied to it as they came.
+            return .checkpoint(service: service, state: state, continued: version >= 3 ? try reader.readInt() : 0)
         case .queueContinued:
             return .queueContinued(service: try reader.readString(), runs: try reader.readRuns(version: version))
         }

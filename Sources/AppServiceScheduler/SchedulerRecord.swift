@@ -30,9 +30,11 @@ public enum SchedulerRecord: Sendable, Equatable {
     /// An operator asked for a retry now.
     case forcedRetry(service: String)
     /// One service's whole state, its queue as runs of the records holding the items (the first
-    /// runs only, when `queueContinued` records follow it). Compaction appends one per service;
-    /// records before them are then only read for their items.
-    case checkpoint(service: String, state: ServiceState)
+    /// runs only, when `continued` `queueContinued` records follow it: the state takes effect
+    /// once the last of them is applied, so a log cut inside a checkpoint replays to the state
+    /// before it). Compaction appends one per service; records before them are then only read
+    /// for their items.
+    case checkpoint(service: String, state: ServiceState, continued: Int = 0)
     /// More runs of the queue of the service whose `checkpoint` comes just before, so no
     /// checkpoint record grows past the log's record limit however long the queue is.
     case queueContinued(service: String, runs: ItemRuns)
@@ -81,7 +83,7 @@ public enum SchedulerRecord: Sendable, Equatable {
         case .enqueued(let service, _, _), .relayed(let service, _, _, _, _), .transactionCreated(let service, _, _, _, _, _, _),
              .sendStarted(let service, _, _), .sendSucceeded(let service, _), .sendFailed(let service, _, _),
              .transactionCompleted(let service, _), .serviceDown(let service), .serviceUp(let service),
-             .backoffScheduled(let service, _, _, _), .forcedRetry(let service), .checkpoint(let service, _),
+             .backoffScheduled(let service, _, _, _), .forcedRetry(let service), .checkpoint(let service, _, _),
              .queueContinued(let service, _), .servicePurged(let service, _):
             service
         }

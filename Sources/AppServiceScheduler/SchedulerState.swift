@@ -14,6 +14,11 @@ import SegmentLog
 public struct SchedulerState: Sendable, Equatable {
     /// The services, by id.
     public internal(set) var services: [String: ServiceState] = [:]
+    /// A checkpoint whose `queueContinued` records are not all applied yet: it replaces its
+    /// service's state only once complete. Any other record before that means the log was cut
+    /// inside it (a crash) and went on: the checkpoint is dropped, and the state before it stands,
+    /// as compaction drops nothing until a whole checkpoint is durable.
+    private var staged: StagedCheckpoint?
 
     /// An empty state: what a new log folds to.
     public init() {}
@@ -22,8 +27,22 @@ public struct SchedulerState: Sendable, Equatable {
     /// or foreign log).
     public mutating func apply(_ record: SchedulerRecord, at position: LogPosition) throws(StateTransitionError) {
         let id = record.service
-        if case .checkpoint(_, let snapshot) = record {
-            services[id] = snapshot.referring(to: position)
+        if let checkpoint = staged {
+            staged = nil
+            if case .queueContinued = record, id == checkpoint.service {
+                var continued = checkpoint
+                try continued.state.apply(record, at: position)
+                continued.remaining -= 1
+                if continued.remaining == 0 { services[id] = continued.state } else { staged = continued }
+                return
+            }
+        }
+        if case .checkpoint(_, let snapshot, let continued) = record {
+            if continued == 0 {
+                services[id] = snapshot.referring(to: position)
+            } else {
+                staged = StagedCheckpoint(service: id, state: snapshot.referring(to: position), remaining: continued)
+            }
             return
         }
         // Changed in place: a copy out and back would copy the whole queue on every record.
@@ -47,6 +66,14 @@ extension SchedulerState {
                                  reason: "\(error) (\(stored.location.segmentFileName) at offset \(stored.location.offset))")
         }
     }
+}
+
+/// A checkpoint waiting for the records that continue its queue.
+struct StagedCheckpoint: Sendable, Equatable {
+    let service: String
+    var state: ServiceState
+    /// `queueContinued` records still to come.
+    var remaining: Int
 }
 
 /// Why a record does not fit the state it is applied to.

@@ -54,8 +54,9 @@ struct DecodedRecord {
                 return "queued and pending items dropped at \(Timestamp.iso8601(time)); transaction ids continue"
             case .backoffScheduled(_, let counter, let delay, let due):
                 return "retry \(counter) after \(delay) at \(Timestamp.iso8601(due))"
-            case .checkpoint(_, let state):
-                return "\(state.status.rawValue), \(state.pending.count) pending, \(state.queued.count) queued, next txn \(state.nextTransactionID)"
+            case .checkpoint(_, let state, let continued):
+                return "\(state.status.rawValue), \(state.pending.count) pending, \(state.queued.count) queued"
+                    + (continued == 0 ? "" : " (and more in \(continued) queue-continued)") + ", next txn \(state.nextTransactionID)"
             case .queueContinued(_, let runs):
                 return "\(runs.count) more queued"
             }

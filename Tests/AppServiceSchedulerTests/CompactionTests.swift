@@ -199,3 +199,34 @@ extension CompactionTests {
                 "the delivered backlog's records are still in the log")
     }
 }
+
+extension CompactionTests {
+    /// A checkpoint of a long queue spans several records; a log cut inside it (a crash between
+    /// two of its writes) and then continued replays to the state before it, not to a queue cut short.
+    @Test func aCheckpointCutShortLeavesTheStateBeforeIt() throws {
+        var state = SchedulerState()
+        var position: UInt64 = 0
+        func apply(_ record: SchedulerRecord, to state: inout SchedulerState) throws {
+            position += 1
+            try state.apply(record, at: LogPosition(rawValue: position))
+        }
+        for number in 0..<(SchedulerCheckpoint.runsPerRecordMax + 10) {
+            try apply(.enqueued(service: "bridge", items: EventBatch(events: [event(number)]), at: .epoch), to: &state)
+        }
+        let records = Array(SchedulerCheckpoint(of: state).records)
+        try #require(records.count == 2, "the queue needs a queueContinued record")
+
+        var whole = state
+        for record in records { try apply(record, to: &whole) }
+        #expect(whole.services == state.services)
+
+        var cut = state
+        try apply(records[0], to: &cut)
+        let later = SchedulerRecord.enqueued(service: "bridge", items: EventBatch(events: [event(-1)]), at: .epoch)
+        try apply(later, to: &cut)
+        var expected = state
+        try expected.apply(later, at: LogPosition(rawValue: position))
+        #expect(cut.services["bridge"]!.queued.count == SchedulerCheckpoint.runsPerRecordMax + 11)
+        #expect(cut.services == expected.services)
+    }
+}
