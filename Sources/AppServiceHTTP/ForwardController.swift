@@ -38,7 +38,8 @@ struct ForwardController<Context: RequestContext> {
         let registration = try RelayAuthentication.registration(for: request, context: context, in: registrations)
         let suffix = ForwardClient.pathAfterBase(request.uri.path)
         // `..` would climb out of `_matrix/app/` on the service, which gets the hs_token with it.
-        let segments = suffix.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
+        // Decoded first: an escaped `/` (`%2F..%2F`) is a separator to a service that decodes it.
+        let segments = (suffix.removingPercentEncoding ?? suffix).split(separator: "/")
         if segments.contains(where: { $0 == "." || $0 == ".." }) {
             throw HTTPAPIError(.notFound, "M_UNRECOGNIZED", "no route for a path with \".\" or \"..\" segments")
         }

@@ -66,7 +66,8 @@ struct RelayController<Context: RequestContext> {
     /// reserving the declared length at once and anything beyond it as it arrives; the caller
     /// releases `reservedBytes`.
     private func readBody(of request: Request, reservedBytes: inout Int) async throws -> Data {
-        let declaredBytes = request.headers[.contentLength].flatMap { Int($0) }
+        // A length that is not a count (negative, say) is as good as none: the body is read within the limits anyway.
+        let declaredBytes = request.headers[.contentLength].flatMap { UInt($0) }.flatMap { Int(exactly: $0) }
         if let declaredBytes, declaredBytes > bodyBytesMax { throw tooLarge() }
         try reserve(declaredBytes ?? 0, adding: &reservedBytes)
         var body = Data(capacity: declaredBytes ?? 0)

@@ -24,6 +24,10 @@ struct CompactionCandidate {
     private(set) var liveRanges: [LiveRange] = []
     /// The live frames, for the ``CompactionMemo`` of a kept segment.
     private(set) var liveFrames: [CompactionMemo.LiveFrame] = []
+    /// False once a live frame lies too far from the segment's first position (over 2³² records:
+    /// a compacted segment keeps its run's first position) to be remembered: the segment is then
+    /// scanned again by the next compaction, which is slower but never wrong.
+    private(set) var isRememberable = true
     /// The position of the segment's last frame (``LogPosition/start`` when it has none).
     private(set) var lastPosition = LogPosition.start
     /// The chain value the next segment must continue from (§6 of docs/FORMAT.md).
@@ -110,9 +114,11 @@ struct CompactionCandidate {
         return candidate
     }
 
-    /// What a later compaction needs to know of this segment if it is kept.
-    var memo: CompactionMemo.Segment {
+    /// What a later compaction needs to know of this segment if it is kept; nil when its live
+    /// frames cannot be remembered.
+    var memo: CompactionMemo.Segment? {
         precondition(!isRewritten, "a rewritten segment is not remembered")
+        guard isRememberable else { return nil }
         return CompactionMemo.Segment(header: header, fileBytes: fileBytes, frameBytes: frameBytes, records: records,
                                       lastPosition: lastPosition, endChain: endChain, liveFrames: liveFrames)
     }
@@ -125,8 +131,11 @@ struct CompactionCandidate {
         liveBytes += length
         liveRecords += 1
         let offset = frame.header.position.rawValue - header.firstPosition.rawValue
-        precondition(offset <= UInt64(UInt32.max) && length <= Int(UInt32.max), "a segment of over 4 G records or bytes")
-        liveFrames.append(CompactionMemo.LiveFrame(positionOffset: UInt32(offset), frameBytes: UInt32(length)))
+        if let positionOffset = UInt32(exactly: offset), let frameBytes = UInt32(exactly: length) {
+            liveFrames.append(CompactionMemo.LiveFrame(positionOffset: positionOffset, frameBytes: frameBytes))
+        } else {
+            isRememberable = false
+        }
         if let last = liveRanges.last, last.offset + last.length == frame.offset {
             liveRanges[liveRanges.count - 1].length += length
         } else {

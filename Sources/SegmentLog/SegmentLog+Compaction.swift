@@ -137,8 +137,8 @@ extension SegmentLog {
         // open), but syncing them returns the space for good.
         if deleted { try fileSystem.synchronizeDirectory(at: directory) }
         // Rewritten segments are forgotten: their ids now name compacted segments, scanned anew.
-        compactionMemo.replace(with: Dictionary(uniqueKeysWithValues: scanned.filter { !$0.isRewritten }.map {
-            ($0.segment.segmentId, $0.memo)
+        compactionMemo.replace(with: Dictionary(uniqueKeysWithValues: scanned.filter { !$0.isRewritten }.compactMap { candidate in
+            candidate.memo.map { (candidate.segment.segmentId, $0) }
         }))
         report.duration = configuration.executor.now() - started
         return report

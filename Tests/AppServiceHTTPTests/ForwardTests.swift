@@ -207,7 +207,7 @@ final class ForwardTargetService: Sendable {
         try await ForwardTargetService.run { service, port in
             let daemon = try Harness(url: "http://127.0.0.1:\(port)")
             try await daemon.test { client in
-                for path in ["/_matrix/app/../../admin", "/_matrix/app/v1/%2E%2E/x", "/_matrix/app/./v1/ping"] {
+                for path in ["/_matrix/app/../../admin", "/_matrix/app/v1/%2E%2E/x", "/_matrix/app/./v1/ping", "/_matrix/app/v1/a%2F..%2F..%2Fx"] {
                     try await client.execute(uri: Self.base + path, method: .get,
                                              headers: [.authorization: "Bearer \(Self.hsToken)"]) { response in
                         #expect(response.status == .notFound, "\(path)")
@@ -221,7 +221,9 @@ final class ForwardTargetService: Sendable {
 
     @Test func anUnreachableServiceIsAQuick502() async throws {
         var daemon = try Harness(url: "http://127.0.0.1:\(try Self.closedPort())")
-        daemon.timeouts = ForwardTimeouts(connect: .seconds(10), total: .seconds(20))
+        // A connect timeout far above what a loaded machine takes to answer (the whole suite on 2
+        // cores has taken 9 s), so the bound below tells a refusal from a wait for the timeout.
+        daemon.timeouts = ForwardTimeouts(connect: .seconds(90), total: .seconds(120))
         try await daemon.test { client in
             let started = ContinuousClock.now
             try await client.execute(uri: Self.base + "/_matrix/app/v1/users/@bridge_amy:localhost", method: .get,
@@ -229,7 +231,7 @@ final class ForwardTargetService: Sendable {
                 #expect(response.status == .badGateway)
                 #expect(Self.json(response)?["errcode"] as? String == "M_CONNECTION_FAILED")
             }
-            #expect(ContinuousClock.now - started < .seconds(5), "a refused connection is not retried until the connect timeout")
+            #expect(ContinuousClock.now - started < .seconds(45), "a refused connection is not retried until the connect timeout")
         }
     }
 
