@@ -7,11 +7,7 @@ extension AppServiceScheduler {
         guard failure == nil, let descriptor = services[service], !sends.contains(service),
               state.services[service]?.status == .up else { return }
         if state.services[service]!.pending.isEmpty {
-            // The grouper's copy of the service state is gone before the record is applied, so
-            // taking items from the queue never copies the queue.
-            guard let created = TransactionGrouper.nextTransaction(of: state.services[service]!, for: descriptor,
-                                                                   limits: configuration.limits),
-                  decide([created]) != nil else { return }
+            guard let created = nextTransaction(of: service, for: descriptor), decide([created]) != nil else { return }
         }
         startSend(service)
     }
@@ -143,12 +139,15 @@ extension AppServiceScheduler {
             let next = state.services[service]!.pending[1]
             return [.sendStarted(service: service, id: next.id, attempt: next.attempts + 1)]
         }
-        // The grouper's copy of the service state is gone before the records are applied, so
-        // taking items from the queue never copies the queue.
-        guard let created = TransactionGrouper.nextTransaction(of: state.services[service]!, for: descriptor,
-                                                               limits: configuration.limits),
-              let id = created.transactionID else { return [] }
+        guard let created = nextTransaction(of: service, for: descriptor), let id = created.transactionID else { return [] }
         return [created, .sendStarted(service: service, id: id, attempt: 1)]
+    }
+
+    /// The record creating `service`'s next transaction from its queue, or nil when nothing is queued.
+    private func nextTransaction(of service: String, for descriptor: ServiceDescriptor) -> SchedulerRecord? {
+        // The grouper's copy of the service state is gone before the record is applied, so
+        // taking items from the queue never copies the queue.
+        TransactionGrouper.nextTransaction(of: state.services[service]!, for: descriptor, limits: configuration.limits)
     }
 
     private func failed(_ transaction: OutgoingTransaction, reason: String) {

@@ -36,6 +36,8 @@ public actor AppServiceScheduler {
     private var compacting = false
     /// A backlog was delivered while a compaction ran: one more is owed once it ends.
     private var compactionOwedAfterDrain = false
+    /// A background compaction is started and has not begun yet, so a second is not started beside it.
+    private var compactionScheduled = false
     private var segmentsAtLastCompaction = 0
     /// The device's free space when last asked, so an enqueue costs no `statvfs` while there is
     /// plenty.
@@ -284,16 +286,20 @@ public actor AppServiceScheduler {
         let sealed = log.statistics.segmentsCreated - segmentsAtLastCompaction
         let spansSegments = sealed > 0 || log.statistics.logBytes > configuration.log.segmentSizeBytes
         guard sealed >= threshold || afterDrain && spansSegments else { return }
-        guard !compacting else {
+        guard !compacting && !compactionScheduled else {
             if afterDrain { compactionOwedAfterDrain = true }
             return
         }
-        Task(executorPreference: configuration.taskExecutor) {
-            do {
-                _ = try await self.compact()
-            } catch {
-                await self.emit(.compactionFailed(reason: "\(error)"))
-            }
+        compactionScheduled = true
+        Task(executorPreference: configuration.taskExecutor) { await self.runScheduledCompaction() }
+    }
+
+    private func runScheduledCompaction() async {
+        compactionScheduled = false
+        do {
+            _ = try await compact()
+        } catch {
+            emit(.compactionFailed(reason: "\(error)"))
         }
     }
 

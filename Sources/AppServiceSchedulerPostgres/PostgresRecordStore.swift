@@ -214,8 +214,8 @@ public final class PostgresRecordStore: RecordStore {
     /// Counters since open; ``LogStatistics/logBytes`` is the payload bytes of the records in the
     /// table (counted at open, then tracked through appends and compactions), not the table's
     /// size on disk, which row overhead and rows awaiting VACUUM make larger. No segments: the
-    /// scheduler's compaction policy by sealed segments never fires, so call
-    /// ``AppServiceScheduler/compact()`` on a schedule.
+    /// scheduler's compaction policy by sealed segments never fires (only its compaction after a
+    /// drained backlog does), so call ``AppServiceScheduler/compact()`` on a schedule.
     public var statistics: LogStatistics { state.withLock { $0.statistics } }
 
     /// The database URL without its password.

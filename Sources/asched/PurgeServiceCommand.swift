@@ -51,11 +51,10 @@ struct PurgeServiceCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let reader = try log.reader()
         if dryRun {
             // Read-only, as `state` is: the writer lock, a torn tail's cut or a new segment
             // would each change the directory that a dry run promises to leave alone.
-            let state = try StateFold.replay(reader, through: nil).state
+            let state = try StateFold.replay(try log.reader(), through: nil).state
             print(describe(try purge(in: state), dryRun: true))
             return
         }

@@ -58,27 +58,6 @@ import Testing
         }
     }
 
-    /// A loopback port nothing listens on: bound to find a free one, then closed.
-    static func closedPort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        return try #require(bindLoopback(descriptor))
-    }
-
-    /// Binds `descriptor` to a free loopback port and returns it.
-    static func bindLoopback(_ descriptor: Int32) -> Int? {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
-    }
-
     /// The daemon with one service, `bridge`, at `port`; `body` runs against it.
     static func withDaemon(servicePort port: Int, sendTimeout: Duration, recorder: LogRecorder,
                            forwardTimeouts: ForwardTimeouts = ForwardTimeouts(),
@@ -113,7 +92,9 @@ import Testing
 
     @Test func aRefusedConnectionMarksTheServiceDownAtOnce() async throws {
         let recorder = LogRecorder()
-        try await Self.withDaemon(servicePort: try Self.closedPort(), sendTimeout: .seconds(30), recorder: recorder) { client in
+        let refusing = try LoopbackSocket()
+        defer { withExtendedLifetime(refusing) {} }
+        try await Self.withDaemon(servicePort: refusing.port, sendTimeout: .seconds(30), recorder: recorder) { client in
             let enqueued = ContinuousClock.now
             try await Self.enqueueOneEvent(client)
             let down = try await recorder.first("service DOWN")
@@ -134,11 +115,9 @@ import Testing
     @Test func aServiceThatNeverAnswersStillGetsSendTimeout() async throws {
         let recorder = LogRecorder()
         // Listening but never accepting: the kernel completes the connection, nothing answers.
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        let port = try #require(Self.bindLoopback(descriptor))
-        try #require(listen(descriptor, 16) == 0)
-        try await Self.withDaemon(servicePort: port, sendTimeout: .milliseconds(400), recorder: recorder) { client in
+        let silent = try LoopbackSocket(listening: true)
+        defer { withExtendedLifetime(silent) {} }
+        try await Self.withDaemon(servicePort: silent.port, sendTimeout: .milliseconds(400), recorder: recorder) { client in
             let enqueued = ContinuousClock.now
             try await Self.enqueueOneEvent(client)
             let down = try await recorder.first("service DOWN")
@@ -152,7 +131,9 @@ import Testing
         let recorder = LogRecorder()
         // A connect timeout of 20 s, so that a client retrying until it is over stands out from a
         // busy machine's delays.
-        try await Self.withDaemon(servicePort: try Self.closedPort(), sendTimeout: .seconds(30), recorder: recorder,
+        let refusing = try LoopbackSocket()
+        defer { withExtendedLifetime(refusing) {} }
+        try await Self.withDaemon(servicePort: refusing.port, sendTimeout: .seconds(30), recorder: recorder,
                                   forwardTimeouts: ForwardTimeouts(connect: .seconds(20), total: .seconds(40))) { client in
             let started = ContinuousClock.now
             try await client.execute(uri: "/_asched/v1/relay/bridge/_matrix/app/v1/users/@bridge_amy:example.org", method: .get,

@@ -122,21 +122,6 @@ final class ForwardTargetService: Sendable {
         try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
     }
 
-    /// A free loopback port with nothing listening on it.
-    static func closedPort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-        }
-        try #require(bound)
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func pathQueryBodyAndAnswerPassThroughUnchanged() async throws {
         let claim = #"{"@bridge_a:localhost":{"DEVICE":{"signed_curve25519":1}}}"#
         try await ForwardTargetService.run { service, port in
@@ -220,7 +205,9 @@ final class ForwardTargetService: Sendable {
     }
 
     @Test func anUnreachableServiceIsAQuick502() async throws {
-        var daemon = try Harness(url: "http://127.0.0.1:\(try Self.closedPort())")
+        let refusing = try LoopbackSocket()
+        defer { withExtendedLifetime(refusing) {} }
+        var daemon = try Harness(url: "http://127.0.0.1:\(refusing.port)")
         // A connect timeout far above what a loaded machine takes to answer (the whole suite on 2
         // cores has taken 9 s), so the bound below tells a refusal from a wait for the timeout.
         daemon.timeouts = ForwardTimeouts(connect: .seconds(90), total: .seconds(120))
