@@ -108,7 +108,10 @@ import Testing
     @Test func appendsRacingAnOpenCommitBeforeItOrAreRefused() async throws {
         let url = try await PostgresTestServer.shared.freshDatabase()
         let first = try await PostgresRecordStore.open(url: url)
+        // The second store opens once some appends have committed, whatever the machine's speed.
+        let (someCommitted, signal) = AsyncStream<Void>.makeStream()
         let appending = Task { () -> (committed: [UInt64], refusal: (any Error)?) in
+            defer { signal.finish() }
             var committed: [UInt64] = []
             while committed.count < 1_000_000 {
                 do {
@@ -117,6 +120,7 @@ import Testing
                     for append in appends {
                         try await append.durable()
                         committed.append(append.positions.lowerBound.rawValue)
+                        if committed.count == 8 { signal.yield() }
                     }
                 } catch {
                     return (committed, error)
@@ -124,7 +128,7 @@ import Testing
             }
             return (committed, nil)
         }
-        try await Task.sleep(for: .milliseconds(100))
+        for await _ in someCommitted { break }
         let second = try await PostgresRecordStore.open(url: url)
         let (committed, refusal) = await appending.value
         #expect(refusal as? PostgresStoreError == .fenced(database: url.description, table: "asched_records", epoch: first.epoch))
