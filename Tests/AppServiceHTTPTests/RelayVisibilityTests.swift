@@ -18,9 +18,13 @@ import Testing
         harness.service.fail(next: .max)
         try await harness.run { client in
             #expect(try await Harness.relay(client, txnID: "1", body: Harness.transaction([Harness.event("$a")])).status == .ok)
+            // The backlog ages at least 300 ms; the service is DOWN once its first attempt has failed.
             try await Task.sleep(for: .milliseconds(300))
-            let down = try await Harness.services(client)["bridge"] ?? [:]
-            #expect(down["state"] as? String == "down")
+            var down: [String: Any] = [:]
+            try await ReloadHarness.waitUntil("the service is DOWN") {
+                down = try await Harness.services(client)["bridge"] ?? [:]
+                return down["state"] as? String == "down"
+            }
             let ageMs = try #require(down["oldest_queued_age_ms"] as? Int)
             #expect(ageMs >= 300 && ageMs < 60_000)
             let gauge = try #require(Self.sample("asched_backlog_age_seconds{service=\"bridge\"}", in: try await Harness.metrics(client)))
