@@ -20,8 +20,11 @@ struct EventsController<Context: RequestContext> {
         let document = try await RequestJSON.document(of: request, limit: bodyBytesMax)
         guard document.member("events", of: document.root) != nil else { throw HTTPAPIError.badJSON("missing \"events\"") }
         var perService: [String: [[UInt8]]] = [:]
+        // While a reload is under way the routing table and the scheduler may differ for a
+        // moment on a service being added or removed: it is routed to only once both have it.
+        let delivered = Set(await scheduler.descriptors.keys)
         for event in try RequestJSON.objects("events", in: document) {
-            let services = router.serviceIDs(forEvent: event, in: document)
+            let services = router.serviceIDs(forEvent: event, in: document).filter(delivered.contains)
             guard !services.isEmpty else { continue }
             let bytes = Array(document[event])
             for service in services {

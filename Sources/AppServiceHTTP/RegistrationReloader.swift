@@ -46,6 +46,9 @@ package actor RegistrationReloader {
     }
 
     private var target: Target?
+    /// The latest reload: the next one starts after it, so two SIGHUPs in a row never interleave
+    /// across the scheduler's reconfiguration.
+    private var latest: Task<Report, any Error>?
     private let environment: [String: String]
 
     /// A reloader that reads the token's environment variable from `environment`, as the
@@ -64,6 +67,16 @@ package actor RegistrationReloader {
     /// stopped; a daemon started without a file has nothing to reload.
     @discardableResult
     package func reload() async throws -> Report {
+        let previous = latest
+        let next = Task {
+            _ = try? await previous?.value
+            return try await self.reloadAfterThePrevious()
+        }
+        latest = next
+        return try await next.value
+    }
+
+    private func reloadAfterThePrevious() async throws -> Report {
         guard let target else { throw ReloadError.notRunning }
         let logger = target.logger
         guard let file = target.configuration.file else {
