@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import Testing
 
 /// A daemon run in the test process on real sockets (port 0 on loopback), until ``stop()``: for
 /// what the in-memory test client cannot show, such as TLS, a second listener or a reload.
@@ -36,6 +37,21 @@ final class LiveDaemon: Sendable {
         let bound = await port.value()
         let metricsBound = configuration.metricsListen == nil ? nil : await metricsPort.value()
         return LiveDaemon(port: bound, metricsPort: metricsBound, group: group, running: running)
+    }
+
+    /// Runs the daemon of `configuration` and a client to it until `body` returns, then stops
+    /// both; an error of `body` is recorded as the test's issue.
+    static func run(_ configuration: DaemonConfiguration, reloader: RegistrationReloader? = nil,
+                    _ body: (LiveDaemon, HTTPClient) async throws -> Void) async throws {
+        let daemon = try await start(configuration, reloader: reloader)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            try await body(daemon, client)
+        } catch {
+            Issue.record("\(error)")
+        }
+        try await client.shutdown()
+        try await daemon.stop()
     }
 
     /// Shuts the daemon down as SIGTERM would, and waits until it has.

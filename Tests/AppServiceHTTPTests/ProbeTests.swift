@@ -21,15 +21,7 @@ struct ProbeTests {
         configuration.listenPort = 0
         configuration.ingestToken = Self.token
         change(&configuration)
-        let daemon = try await LiveDaemon.start(configuration)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        do {
-            try await body(daemon, client)
-        } catch {
-            Issue.record("\(error)")
-        }
-        try await client.shutdown()
-        try await daemon.stop()
+        try await LiveDaemon.run(configuration, body)
     }
 
     @Test func healthyAnswersOKWithoutAToken() async throws {

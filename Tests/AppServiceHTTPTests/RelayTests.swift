@@ -185,18 +185,6 @@ struct RelayHarness: Sendable {
         }
     }
 
-    /// Polls `condition` until it holds, failing the test after 10 s.
-    static func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("timed out waiting until \(what)")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
     /// The log's records from its replay floor on: what a restart replays.
     func replayedRecords() throws -> [SchedulerRecord] {
         let reader = try LogReader(directory: configuration.dataDirectory)
@@ -332,7 +320,7 @@ struct RelayHarness: Sendable {
                 let response = try await Harness.relay(client, txnID: "1", body: Harness.transaction([Harness.event(event)]))
                 #expect(response.status == .ok)
             }
-            try await Harness.waitUntil("both events are delivered") { harness.service.received.flatMap(\.eventIDs) == ["$a", "$b"] }
+            try await waitUntil("both events are delivered") { harness.service.received.flatMap(\.eventIDs) == ["$a", "$b"] }
             let status = try await Harness.services(client)["bridge"] ?? [:]
             #expect(status["relay_transactions_received"] as? Int == 2 && status["relay_transactions_deduplicated"] as? Int == 0)
         }
@@ -453,7 +441,7 @@ struct RelayHarness: Sendable {
             // 30 KiB more would pass 64 KiB while the slow body's 39 KiB are reserved. Its body is
             // not JSON, so before the reservation it gets a 400 and writes nothing.
             let large = "{" + String(repeating: " ", count: 30 << 10)
-            try await Harness.waitUntil("the slow body is reserved") {
+            try await waitUntil("the slow body is reserved") {
                 try await Harness.relay(client, txnID: "large", body: large).status == .serviceUnavailable
             }
             let refused = try await Harness.relay(client, txnID: "large", body: large)

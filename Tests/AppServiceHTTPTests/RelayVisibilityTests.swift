@@ -21,7 +21,7 @@ import Testing
             // The backlog ages at least 300 ms; the service is DOWN once its first attempt has failed.
             try await Task.sleep(for: .milliseconds(300))
             var down: [String: Any] = [:]
-            try await ReloadHarness.waitUntil("the service is DOWN") {
+            try await waitUntil("the service is DOWN") {
                 down = try await Harness.services(client)["bridge"] ?? [:]
                 return down["state"] as? String == "down"
             }
@@ -62,7 +62,7 @@ import Testing
                 uri: "/_asched/v1/services/bridge/enqueue", method: .post,
                 headers: [.authorization: "Bearer \(Harness.ingestToken)"], body: ByteBuffer(string: #"{"events": [{"type": "m.x"}]}"#))
             #expect(enqueue.status == .ok)
-            try await Harness.waitUntil("the failed send is retried and everything delivered") {
+            try await waitUntil("the failed send is retried and everything delivered") {
                 let status = try await Harness.services(client)["bridge"] ?? [:]
                 return status["state"] as? String == "up" && status["pending_txns"] as? Int == 0 && status["queued_events"] as? Int == 0
                     && harness.service.received.count >= 2

@@ -50,15 +50,7 @@ struct ReloadHarness {
 
     /// Runs the daemon of the configuration file until `body` returns.
     func run(_ body: (LiveDaemon, HTTPClient) async throws -> Void) async throws {
-        let daemon = try await LiveDaemon.start(try DaemonConfiguration.load(path: file, environment: [:]), reloader: reloader)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        do {
-            try await body(daemon, client)
-        } catch {
-            Issue.record("\(error)")
-        }
-        try await client.shutdown()
-        try await daemon.stop()
+        try await LiveDaemon.run(try DaemonConfiguration.load(path: file, environment: [:]), reloader: reloader, body)
         try await service.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
@@ -72,18 +64,6 @@ struct ReloadHarness {
     static func relay(_ client: HTTPClient, _ daemon: LiveDaemon, to id: String, hsToken: String, txnID: String) async throws -> HTTPAnswer {
         try await client.answer(.PUT, "http://127.0.0.1:\(daemon.port)/_asched/v1/relay/\(id)/_matrix/app/v1/transactions/\(txnID)",
                                 bearer: hsToken, body: #"{"events": [{"type": "m.room.message", "event_id": "$r\#(txnID)"}]}"#)
-    }
-
-    /// Polls until `condition` holds, failing the test after 10 s.
-    static func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("timed out waiting until \(what)")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
     }
 }
 
@@ -102,7 +82,7 @@ struct ReloadHarness {
             #expect(report == RegistrationReloader.Report(added: ["slack"]))
             #expect(try await ReloadHarness.enqueue(client, daemon, to: "slack", number: 2).status == 200)
             #expect(try await ReloadHarness.relay(client, daemon, to: "slack", hsToken: "hs_token_of_slack", txnID: "1").status == 200)
-            try await ReloadHarness.waitUntil("slack receives both") {
+            try await waitUntil("slack receives both") {
                 harness.service.received(under: "slack").flatMap(\.eventIDs).sorted() == ["$2", "$r1"]
             }
             #expect(harness.service.received(under: "slack").allSatisfy { $0.authorization == "Bearer hs_token_of_slack" })
@@ -115,11 +95,11 @@ struct ReloadHarness {
         try harness.configure(["irc"])
         try await harness.run { daemon, client in
             #expect(try await ReloadHarness.enqueue(client, daemon, to: "irc", number: 1).status == 200)
-            try await ReloadHarness.waitUntil("irc receives $1") { harness.service.received(under: "irc").count == 1 }
+            try await waitUntil("irc receives $1") { harness.service.received(under: "irc").count == 1 }
             try harness.register("irc", path: "irc-moved", hsToken: "new_hs_token")
             #expect(try await harness.reloader.reload() == RegistrationReloader.Report(changed: ["irc"]))
             #expect(try await ReloadHarness.enqueue(client, daemon, to: "irc", number: 2).status == 200)
-            try await ReloadHarness.waitUntil("irc-moved receives $2") { harness.service.received(under: "irc-moved").count == 1 }
+            try await waitUntil("irc-moved receives $2") { harness.service.received(under: "irc-moved").count == 1 }
             let moved = try #require(harness.service.received(under: "irc-moved").first)
             #expect(moved.authorization == "Bearer new_hs_token" && moved.eventIDs == ["$2"])
             #expect(moved.path == "/irc-moved/_matrix/app/v1/transactions/2")
@@ -142,7 +122,7 @@ struct ReloadHarness {
         try await harness.run { daemon, client in
             harness.service.fail(next: 1_000_000)
             #expect(try await ReloadHarness.enqueue(client, daemon, to: "slack", number: 1).status == 200)
-            try await ReloadHarness.waitUntil("slack is retried") { harness.service.received(under: "slack").count >= 3 }
+            try await waitUntil("slack is retried") { harness.service.received(under: "slack").count >= 3 }
             try harness.configure(["irc"])
             #expect(try await harness.reloader.reload() == RegistrationReloader.Report(removed: ["slack"]))
             // An attempt under way at the reload finishes; after it, none.
@@ -183,7 +163,7 @@ struct ReloadHarness {
             // The registration in force is the first one, hs_token and all.
             #expect(try await ReloadHarness.relay(client, daemon, to: "irc", hsToken: "hs_token_of_irc", txnID: "1").status == 200)
             #expect(try await ReloadHarness.enqueue(client, daemon, to: "irc", number: 2).status == 200)
-            try await ReloadHarness.waitUntil("irc receives both") { harness.service.received(under: "irc").flatMap(\.eventIDs).count == 2 }
+            try await waitUntil("irc receives both") { harness.service.received(under: "irc").flatMap(\.eventIDs).count == 2 }
             #expect(harness.service.received(under: "irc").allSatisfy { $0.authorization == "Bearer hs_token_of_irc" })
         }
     }

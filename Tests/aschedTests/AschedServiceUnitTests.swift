@@ -101,24 +101,7 @@ import Testing
         let reload = try signal(named: try #require(try setting("ExecReload").split(separator: " ")
             .first { $0.hasPrefix("-") }.map { String($0.dropFirst()) }))
         let stop = try signal(named: try setting("KillSignal"))
-        let directory = FileManager.default.temporaryDirectory.path + "/asched-unit-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try """
-            id: bridge
-            url: http://127.0.0.1:9
-            as_token: as_token_value
-            hs_token: hs_token_value
-            sender_localpart: bridgebot
-            namespaces:
-              users: [{regex: "@bridge_.*", exclusive: true}]
-            """.write(toFile: directory + "/bridge.yaml", atomically: true, encoding: .utf8)
-        try """
-            data_dir: data
-            listen: 127.0.0.1:0
-            ingest_token: unit-test-token
-            backoff_initial: 10s
-            registrations: [bridge.yaml]
-            """.write(toFile: directory + "/asched.yaml", atomically: true, encoding: .utf8)
+        let directory = try ServeCommandTests.daemonDirectory(token: "unit-test-token")
         var command = [AschedBinary.path, "serve", "--config", directory + "/asched.yaml"]
         if underMemoryDenyWriteExecute {
             // PR_SET_MDWE (65) with PR_MDWE_REFUSE_EXEC_GAIN (1) holds across execve.
@@ -126,15 +109,9 @@ import Testing
                        "import ctypes, os, sys; ctypes.CDLL(None).prctl(65, 1, 0, 0, 0) == 0 or sys.exit('PR_SET_MDWE failed'); "
                        + "os.execv(sys.argv[1], sys.argv[1:])"] + command
         }
-        let (process, port, output) = try start(command)
+        let (process, port, output) = try ServeCommandTests.start(command)
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_asched/v1/services/bridge/enqueue")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer unit-test-token")
-        request.body = .bytes(ByteBuffer(string: #"{"events": [{"type": "m.room.message", "content": {"body": "hi"}}]}"#))
-        let enqueued = try await client.execute(request, timeout: .seconds(10))
-        _ = try await enqueued.body.collect(upTo: 1 << 16)
-        #expect(enqueued.status == .ok)
+        #expect(try await ServeCommandTests.enqueue(client, port: port, service: "bridge", token: "unit-test-token") == 200)
 
         kill(process.processIdentifier, reload)
         try await Task.sleep(for: .milliseconds(500))
@@ -153,25 +130,5 @@ import Testing
         let dump = try AschedBinary.run(["dump", directory + "/data", "--type", "enqueued,send-started", "--json"])
         #expect(dump.standardOutput.contains("\"enqueued\"") && dump.standardOutput.contains("\"send-started\""),
                 "\(dump.standardOutput)")
-    }
-
-    /// Runs `command` and returns the process, the port the daemon reports listening on, and its output.
-    static func start(_ command: [String]) throws -> (Process, Int, Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        var text = ""
-        while !text.contains("address=127.0.0.1:") {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        let port = text.components(separatedBy: "address=127.0.0.1:").dropFirst().first
-            .flatMap { Int($0.prefix { $0.isNumber }) }
-        return (process, try #require(port, "asched serve did not report its port: \(text)"), output)
     }
 }

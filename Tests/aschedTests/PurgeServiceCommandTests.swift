@@ -128,35 +128,13 @@ import Testing
     @Test func aDaemonWithTheServiceBackContinuesItsTransactionIDs() async throws {
         let log = try await TestLog.make()
         #expect(try AschedBinary.run(["purge-service", log.directory, "slack"]).status == 0)
-        let directory = FileManager.default.temporaryDirectory.path + "/asched-purge-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        // Port 9 (discard) refuses: every attempt fails, and still creates and records the transaction.
-        try """
-            id: slack
-            url: http://127.0.0.1:9
-            as_token: as_token_value
-            hs_token: hs_token_value
-            sender_localpart: slackbot
-            namespaces:
-              users: [{regex: "@slack_.*", exclusive: true}]
-            """.write(toFile: directory + "/slack.yaml", atomically: true, encoding: .utf8)
-        try """
-            data_dir: \(log.directory)
-            listen: 127.0.0.1:0
-            ingest_token: purge-test-token
-            backoff_initial: 10s
-            registrations: [slack.yaml]
-            """.write(toFile: directory + "/asched.yaml", atomically: true, encoding: .utf8)
+        // The discard port refuses: every attempt fails, and still creates and records the transaction.
+        let directory = try ServeCommandTests.daemonDirectory(service: "slack", token: "purge-test-token", dataDirectory: log.directory)
         let (process, port, output) = try ServeCommandTests.start(config: directory + "/asched.yaml")
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_asched/v1/services/slack/enqueue")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer purge-test-token")
-        request.body = .bytes(ByteBuffer(string: #"{"events": [{"type": "m.room.message", "content": {"body": "back"}}]}"#))
-        let response = try await client.execute(request, timeout: .seconds(10))
-        _ = try await response.body.collect(upTo: 1 << 16)
+        let status = try await ServeCommandTests.enqueue(client, port: port, service: "slack", token: "purge-test-token")
         try await client.shutdown()
-        #expect(response.status == .ok)
+        #expect(status == 200)
 
         // Transaction 1's records may outlive the compaction (a segment more than a third live
         // is kept as it is), so wait for the new transaction, whatever came before it.

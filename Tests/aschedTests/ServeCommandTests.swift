@@ -9,9 +9,15 @@ import Testing
     /// Starts `asched serve`, with `environment` added to this process's, and returns the process
     /// and the port it reports listening on.
     static func start(config: String, environment: [String: String] = [:]) throws -> (Process, Int, Pipe) {
+        try start([AschedBinary.path, "serve", "--config", config], environment: environment)
+    }
+
+    /// Runs `command` (a daemon, perhaps under a wrapper) and returns the process, the port the
+    /// daemon reports listening on, and its output.
+    static func start(_ command: [String], environment: [String: String] = [:]) throws -> (Process, Int, Pipe) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: AschedBinary.path)
-        process.arguments = ["serve", "--config", config]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
@@ -44,6 +50,18 @@ import Testing
             try contents.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
         }
         return directory
+    }
+
+    /// A scratch directory holding `service`'s registration (on the discard port, which refuses)
+    /// and `asched.yaml`: `dataDirectory`, a free loopback port, `token`, a 10 s backoff.
+    static func daemonDirectory(service: String = "bridge", token: String, dataDirectory: String = "data") throws -> String {
+        try scratch([service + ".yaml": registration(service), "asched.yaml": """
+            data_dir: \(dataDirectory)
+            listen: 127.0.0.1:0
+            ingest_token: \(token)
+            backoff_initial: 10s
+            registrations: [\(service).yaml]
+            """])
     }
 
     static func registration(_ id: String) -> String {
@@ -149,24 +167,7 @@ import Testing
     }
 
     @Test func sigtermExitsZeroAndKeepsEverythingAcknowledged() async throws {
-        let directory = FileManager.default.temporaryDirectory.path + "/asched-serve-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try """
-            id: bridge
-            url: http://127.0.0.1:9
-            as_token: as_token_value
-            hs_token: hs_token_value
-            sender_localpart: bridgebot
-            namespaces:
-              users: [{regex: "@bridge_.*", exclusive: true}]
-            """.write(toFile: directory + "/bridge.yaml", atomically: true, encoding: .utf8)
-        try """
-            data_dir: data
-            listen: 127.0.0.1:0
-            ingest_token: serve-test-token
-            backoff_initial: 10s
-            registrations: [bridge.yaml]
-            """.write(toFile: directory + "/asched.yaml", atomically: true, encoding: .utf8)
+        let directory = try Self.daemonDirectory(token: "serve-test-token")
 
         let (process, port, output) = try Self.start(config: directory + "/asched.yaml")
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -186,7 +187,7 @@ import Testing
         process.waitUntilExit()
         let log = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(log)")
-        #expect(!log.contains("hs_token_value") && !log.contains("serve-test-token"), "a token reached the log output")
+        #expect(!log.contains("hs_token_of_bridge") && !log.contains("serve-test-token"), "a token reached the log output")
 
         let dump = try AschedBinary.run(["dump", directory + "/data", "--type", "enqueued", "--json"])
         #expect(dump.standardOutput.split(separator: "\n").count == acknowledged)
