@@ -23,6 +23,12 @@ public struct SchedulerState: Sendable, Equatable {
     /// An empty state: what a new log folds to.
     public init() {}
 
+    /// Equal services: a checkpoint being folded is not yet part of the state, whether or not
+    /// its last records are still to come.
+    public static func == (lhs: SchedulerState, rhs: SchedulerState) -> Bool {
+        lhs.services == rhs.services
+    }
+
     /// Applies the record stored at `position`; throws when it does not fit the state (a damaged
     /// or foreign log).
     public mutating func apply(_ record: SchedulerRecord, at position: LogPosition) throws(StateTransitionError) {

@@ -104,6 +104,26 @@ import Testing
         let scheduler = try await harness.open()
         try await ReplayDeterminismTests.runWorkload(seed: seed, harness: harness, scheduler: scheduler)
         try await scheduler.close()
+        try await Self.expectEveryCrashOfCompactionLeavesTheState(of: harness, "seed \(seed)")
+    }
+
+    /// A queue of more runs than one checkpoint record holds: its checkpoint spans several
+    /// records (and writes), and a crash between them must leave the whole queue, not its head.
+    @Test func crashAtEveryStepOfCompactingALongQueueLeavesTheWholeQueue() async throws {
+        let harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")])
+        let log = try SegmentLog.open(directory: harness.directory, configuration: harness.configuration.log)
+        let records = (0...SchedulerCheckpoint.runsPerRecordMax).map {
+            SchedulerRecord.enqueued(service: "bridge", items: EventBatch(events: [event($0)]), at: .epoch).logEntry
+        }
+        try await log.beginAppend(contentsOf: records).durable()
+        try await log.close()
+        try await Self.expectEveryCrashOfCompactionLeavesTheState(of: harness, "a queue of \(records.count) runs")
+    }
+
+    /// Crashes an offline compaction of `harness`'s log before each of its disk operations in
+    /// turn; after each, the reopened log folds to the state it had before, and every queued and
+    /// pending item reads back.
+    static func expectEveryCrashOfCompactionLeavesTheState(of harness: SchedulerHarness, _ label: String) async throws {
         let expected = try Self.fold(harness)
         let original = try #require(harness.fileSystem as? SimulatedFileSystem)
 
@@ -125,10 +145,10 @@ import Testing
             completed = !disk.disarmFaults().isEmpty
             let reopened = try await AppServiceScheduler.open(directory: harness.directory, services: [], transport: harness.transport,
                                                               clock: harness.clock, configuration: survivor.configuration)
-            #expect(await reopened.snapshot == expected, "seed \(seed): crash before disk operation \(step)")
+            #expect(await reopened.snapshot == expected, "\(label): crash before disk operation \(step)")
             _ = try await reopened.queuedAndPendingItems()
             try await reopened.close()
-            #expect(try Self.fold(survivor) == expected, "seed \(seed): crash before disk operation \(step)")
+            #expect(try Self.fold(survivor) == expected, "\(label): crash before disk operation \(step)")
             step += 1
             try #require(step < 500, "compaction never completed")
         }
