@@ -21,30 +21,14 @@ struct CompactCommand: AsyncParsableCommand {
 
     @OptionGroup var log: LogDirectoryOptions
 
-    /// Offline, nothing is delivered: no service is configured, so this is never called.
-    private struct NoTransport: Transport {
-        func send(_ transaction: OutgoingTransaction) async -> SendOutcome {
-            preconditionFailure("asched compact sends nothing")
-        }
-    }
-
     func run() async throws {
         _ = try log.reader()
-        var configuration = SchedulerConfiguration()
-        configuration.log.preallocation = .none
-        configuration.compactAfterSealedSegments = nil
-        let scheduler = try await AppServiceScheduler.open(directory: log.directory, services: [], transport: NoTransport(),
-                                                           clock: SystemClock(), configuration: configuration)
-        do {
+        try await OfflineScheduler.run(on: log.directory) { scheduler in
             if let report = try await scheduler.compact() {
                 print(report)
             } else {
                 print("nothing to compact: no sealed segment lies before the checkpoint")
             }
-        } catch {
-            try? await scheduler.close()
-            throw error
         }
-        try await scheduler.close()
     }
 }

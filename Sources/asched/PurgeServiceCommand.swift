@@ -31,13 +31,6 @@ struct PurgeServiceCommand: AsyncParsableCommand {
     @Argument(help: "The id of the service to purge (its registration's id).") var service: String
     @Flag(help: "Report what would be dropped; write nothing.") var dryRun = false
 
-    /// Offline, nothing is delivered: no service is configured, so this is never called.
-    private struct NoTransport: Transport {
-        func send(_ transaction: OutgoingTransaction) async -> SendOutcome {
-            preconditionFailure("asched purge-service sends nothing")
-        }
-    }
-
     /// The service has no state in the log (a typo, or a log of another deployment).
     struct UnknownService: Error, CustomStringConvertible {
         let service: String
@@ -58,18 +51,7 @@ struct PurgeServiceCommand: AsyncParsableCommand {
             print(describe(try purge(in: state), dryRun: true))
             return
         }
-        var configuration = SchedulerConfiguration()
-        configuration.log.preallocation = .none
-        configuration.compactAfterSealedSegments = nil
-        let scheduler = try await AppServiceScheduler.open(directory: log.directory, services: [], transport: NoTransport(),
-                                                           clock: SystemClock(), configuration: configuration)
-        do {
-            try await purge(with: scheduler)
-        } catch {
-            try? await scheduler.close()
-            throw error
-        }
-        try await scheduler.close()
+        try await OfflineScheduler.run(on: log.directory, purge(with:))
     }
 
     private func purge(with scheduler: AppServiceScheduler) async throws {
