@@ -109,14 +109,19 @@ package struct JSONScanner {
         return node
     }
 
-    private mutating func object(level: Int, recordingMembers: Bool) throws(JSONScanError) {
+    /// Steps into the object or array at `index`, at nesting `level`; true when it is empty, its
+    /// `closing` byte then read too.
+    private mutating func enter(level: Int, closing: UInt8) throws(JSONScanError) -> Bool {
         guard level < Self.depthMax else { throw failure("more than \(Self.depthMax) nested arrays and objects") }
         index += 1
         skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return
-        }
+        guard index < bytes.count && bytes[index] == closing else { return false }
+        index += 1
+        return true
+    }
+
+    private mutating func object(level: Int, recordingMembers: Bool) throws(JSONScanError) {
+        if try enter(level: level, closing: UInt8(ascii: "}")) { return }
         var previous: Int32 = -1
         var first = true
         while true {
@@ -150,13 +155,7 @@ package struct JSONScanner {
     }
 
     private mutating func array(level: Int, recordingElements: Bool) throws(JSONScanError) {
-        guard level < Self.depthMax else { throw failure("more than \(Self.depthMax) nested arrays and objects") }
-        index += 1
-        skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return
-        }
+        if try enter(level: level, closing: UInt8(ascii: "]")) { return }
         var previous: Int32 = -1
         while true {
             let element = try value(level: level + 1, key: -1, recorded: recordingElements)
