@@ -42,23 +42,8 @@ struct EndToEnd {
         let serviceGroup = ServiceGroup(configuration: .init(services: [service], logger: logger))
         let serviceTask = Task { try await serviceGroup.run() }
 
-        var configuration = DaemonConfiguration()
-        configuration.dataDirectory = directory
-        configuration.listenPort = 0
-        configuration.ingestToken = "bench"
-        configuration.registrations = [try Registration(yaml: """
-            id: bench
-            url: http://127.0.0.1:\(await servicePort.value())
-            as_token: a
-            hs_token: h
-            sender_localpart: benchbot
-            namespaces: {users: [{regex: "@.*", exclusive: false}]}
-            """, file: "bench.yaml")]
-        let daemonPort = ListeningPort()
-        let daemon = try await Daemon.buildApplication(configuration: configuration, logger: logger) { await daemonPort.set($0) }
-        let daemonGroup = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
-        let daemonTask = Task { try await daemonGroup.run() }
-        let port = await daemonPort.value()
+        let daemon = try await BenchDaemon.start(directory: directory, servicePort: await servicePort.value(), logger: logger)
+        let port = daemon.port
 
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)))
         let body = try JSONSerialization.data(withJSONObject: ["events": (0..<10).map { index in
@@ -92,8 +77,7 @@ struct EndToEnd {
         while counter.delivered.withLock({ $0 }) < expected { try await Task.sleep(for: .milliseconds(2)) }
         let elapsed = ContinuousClock.now - started
         try await client.shutdown()
-        await daemonGroup.triggerGracefulShutdown()
-        try await daemonTask.value
+        try await daemon.stop()
         await serviceGroup.triggerGracefulShutdown()
         try await serviceTask.value
         let sorted = latencies.sorted()

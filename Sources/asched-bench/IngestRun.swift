@@ -51,23 +51,8 @@ struct IngestRun {
         let serviceTask = Task { try await serviceGroup.run() }
         let servicePort = await listening.value()
 
-        var configuration = DaemonConfiguration()
-        configuration.dataDirectory = directory
-        configuration.listenPort = 0
-        configuration.ingestToken = "bench"
-        configuration.registrations = [try Registration(yaml: """
-            id: bench
-            url: http://127.0.0.1:\(servicePort)
-            as_token: a
-            hs_token: h
-            sender_localpart: benchbot
-            namespaces: {users: [{regex: "@.*", exclusive: false}]}
-            """, file: "bench.yaml")]
-        let daemonPort = ListeningPort()
-        let daemon = try await Daemon.buildApplication(configuration: configuration, logger: logger) { await daemonPort.set($0) }
-        let daemonGroup = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
-        let daemonTask = Task { try await daemonGroup.run() }
-        let port = await daemonPort.value()
+        let daemon = try await BenchDaemon.start(directory: directory, servicePort: servicePort, logger: logger)
+        let port = daemon.port
 
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.connections)))
@@ -77,8 +62,7 @@ struct IngestRun {
         while counter.delivered.withLock({ $0 }) < expected { try await Task.sleep(for: .milliseconds(2)) }
         let elapsed = ContinuousClock.now - started
         try await client.shutdown()
-        await daemonGroup.triggerGracefulShutdown()
-        try await daemonTask.value
+        try await daemon.stop()
         await serviceGroup.triggerGracefulShutdown()
         try await serviceTask.value
         let residentAtEnd = Self.residentMiB()
