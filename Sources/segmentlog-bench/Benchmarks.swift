@@ -37,6 +37,14 @@ struct Benchmarks {
         try RawDisk.syncedWritesPerSecond(path: fresh("raw.overwrite"), count: 400 * scale, overwrite: true)
     }
 
+    /// The bytes one append of `recordsPerAppend` records of `bytes` each writes uncompressed,
+    /// as one `pwrite` + `fdatasync` per append (a frame is a 24-byte header and its payload,
+    /// docs/FORMAT.md §3); returns appends per second.
+    func rawBulkSyncs(recordsPerAppend: Int, bytes: Int, appends: Int) throws -> Double {
+        try RawDisk.sequentialSyncedWritesPerSecond(path: fresh("raw.bulk"), bytesPerWrite: recordsPerAppend * (24 + bytes),
+                                                    count: appends)
+    }
+
     /// SQLite commits per second, `recordsPerCommit` rows each.
     func sqliteCommits(recordsPerCommit: Int, bytes: Int, commits: Int) throws -> Double {
         let path = fresh("sqlite")

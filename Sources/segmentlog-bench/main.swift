@@ -18,18 +18,26 @@ let (runs, directory, scale) = (options.runs, options.directory, options.scale)
     return values.sorted()[values.count / 2]
 }
 
-func row(_ name: String, _ value: Double, unit: String, _ baseline: Double, _ baselineName: String) {
-    let ratio = String(format: "%.2fx", value / baseline)
-    print("| \(name) | \(String(format: "%.0f", value)) \(unit) | \(baselineName): \(String(format: "%.0f", baseline)) | \(ratio) |")
+/// A table row; `ratio` is given for interleaved runs (the median of per-round ratios, which need
+/// not equal the ratio of the medians).
+func row(_ name: String, _ value: Double, unit: String, _ baseline: Double, _ baselineName: String, ratio: Double? = nil) {
+    let shown = ratio.map { String(format: "%.2fx (median of \(runs) rounds)", $0) } ?? String(format: "%.2fx", value / baseline)
+    print("| \(name) | \(String(format: "%.0f", value)) \(unit) | \(baselineName): \(String(format: "%.0f", baseline)) | \(shown) |")
+}
+
+func roundRatios(_ name: String, _ ratios: [Double]) -> String {
+    "\(name): " + ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")
 }
 
 let bench = Benchmarks(directory: directory, scale: scale)
 let rawAppend = try await median("raw append+fdatasync") { try bench.rawAppendSyncs() }
-let rawOverwrite = try await median("raw overwrite+fdatasync") { try bench.rawOverwriteSyncs() }
 let sqliteSingle = try await median("SQLite 1 row/commit") {
     try bench.sqliteCommits(recordsPerCommit: 1, bytes: 200, commits: 200 * scale)
 }
-let logSingle = try await median("SegmentLog 1 appender") { try await bench.logAppends(appenders: 1, total: 300 * scale) }
+let single = try await InterleavedRuns.measure("SegmentLog 1 appender / raw overwrite+fdatasync", rounds: runs,
+                                               baseline: { try bench.rawOverwriteSyncs() },
+                                               contenders: [{ try await bench.logAppends(appenders: 1, total: 300 * scale) }])
+let (rawOverwrite, logSingle) = (single.baseline, single.contenders[0])
 let logSingleAllocate = try await median("SegmentLog 1 appender, fallocate") {
     try await bench.logAppends(appenders: 1, total: 300 * scale, preallocation: .allocate)
 }
@@ -41,12 +49,14 @@ let log64 = try await median("SegmentLog 64 appenders") { try await bench.logApp
 let sqliteBatch = try await median("SQLite 100 rows/commit") {
     try bench.sqliteCommits(recordsPerCommit: 100, bytes: 600, commits: 30 * scale)
 }
-let logBatch = try await median("SegmentLog 100 records/append") {
-    try await bench.logBatchAppends(recordsPerAppend: 100, bytes: 600, appends: 60 * scale)
-}
-let logBatchUncompressed = try await median("SegmentLog 100 records/append, no compression") {
-    try await bench.logBatchAppends(recordsPerAppend: 100, bytes: 600, appends: 60 * scale, compression: .none)
-}
+let bulk = try await InterleavedRuns.measure("SegmentLog 100 records/append, LZ4 and none / raw write+fdatasync", rounds: runs,
+                                             baseline: { try bench.rawBulkSyncs(recordsPerAppend: 100, bytes: 600, appends: 60 * scale) },
+                                             contenders: [
+                                                 { try await bench.logBatchAppends(recordsPerAppend: 100, bytes: 600, appends: 60 * scale) },
+                                                 { try await bench.logBatchAppends(recordsPerAppend: 100, bytes: 600, appends: 60 * scale,
+                                                                                   compression: .none) },
+                                             ])
+let (rawBulk, logBatch, logBatchUncompressed) = (bulk.baseline, bulk.contenders[0], bulk.contenders[1])
 var replays: [Benchmarks.ReplayResult] = []
 _ = try await median("replay") {
     let result = try await bench.replay(megabytes: 40 * scale)
@@ -63,6 +73,8 @@ print("SegmentLog benchmark: \(runs) runs per scenario, medians; \(sysconf(Int32
 print("")
 print("| scenario | SegmentLog | baseline (same run) | ratio |")
 print("|---|---|---|---|")
+row("1 record per sync, 1 appender (always)", logSingle, unit: "appends/s", rawOverwrite, "raw 4 KiB overwrite+fdatasync/s",
+    ratio: single.ratios[0])
 row("1 record per sync, 1 appender (always)", logSingle, unit: "appends/s", sqliteSingle, "SQLite commits/s")
 row("1 record per sync, 1 appender (always)", logSingle, unit: "appends/s", rawAppend, "raw 4 KiB append+fdatasync/s")
 row("same, preallocation .allocate (fallocate)", logSingleAllocate, unit: "appends/s", sqliteSingle, "SQLite commits/s")
@@ -70,6 +82,10 @@ row("same, preallocation .none (file grows)", logSingleGrowing, unit: "appends/s
 row("raw overwrite vs append + fdatasync", rawOverwrite, unit: "syncs/s", rawAppend, "raw append+fdatasync/s")
 row("8 concurrent appenders (always)", log8, unit: "appends/s", sqliteSingle, "SQLite commits/s")
 row("64 concurrent appenders (always)", log64, unit: "appends/s", sqliteSingle, "SQLite commits/s")
+row("100 records x 600 B per append (always)", logBatch * 100, unit: "records/s", rawBulk * 100,
+    "raw 62400 B write+fdatasync, records/s", ratio: bulk.ratios[0])
+row("same, compression off", logBatchUncompressed * 100, unit: "records/s", rawBulk * 100,
+    "raw 62400 B write+fdatasync, records/s", ratio: bulk.ratios[1])
 row("100 records x 600 B per append (always)", logBatch * 100, unit: "records/s", sqliteBatch * 100, "SQLite records/s")
 row("same, compression off", logBatchUncompressed * 100, unit: "records/s", sqliteBatch * 100, "SQLite records/s")
 row("100 records x 600 B per append, MB/s", logBatch * 100 * 600 / 1e6, unit: "MB/s", sqliteBatch * 100 * 600 / 1e6, "SQLite MB/s")
@@ -78,6 +94,8 @@ row("replay, logical payload (checked, decompressed)", replay.payloadBytesPerSec
 print("| replay records | \(String(format: "%.0f", replay.recordsPerSecond)) records/s | compression \(String(format: "%.2f", replay.compressionRatio))x | |")
 row("CRC-32C SSE4.2 vs portable", checksums.hardware / 1e6, unit: "MB/s", checksums.portable / 1e6, "portable MB/s")
 print("")
+print("Per-round ratios to the raw baseline of the same round (\(roundRatios("1 record per sync", single.roundRatios[0])); "
+    + "\(roundRatios("100 x 600 B LZ4", bulk.roundRatios[0])); \(roundRatios("compression off", bulk.roundRatios[1]))).")
 print("Resident memory: appending \(40 * scale) MB grew RSS by \(replay.appendGrowthBytes >> 20) MiB after the first batch; "
     + "replaying it grew RSS by \(replay.replayGrowthBytes >> 20) MiB at peak.")
 _ = system("rm -rf '\(directory)'/raw.* '\(directory)'/sqlite '\(directory)'/log '\(directory)'/replay")

@@ -1,0 +1,37 @@
+import Foundation
+
+/// A baseline and its contenders measured round by round, so each ratio compares runs made
+/// seconds apart on the same disk: this disk drifts by up to 25% between runs, more than the
+/// differences measured. The order alternates between rounds, so a drift does not always favour
+/// the same side.
+struct InterleavedRuns {
+    /// The baseline's median rate.
+    let baseline: Double
+    /// Each contender's median rate.
+    let contenders: [Double]
+    /// Per contender, the median over rounds of its rate divided by the baseline's in that round.
+    let ratios: [Double]
+    /// Per contender, its ratio in each round, in round order.
+    let roundRatios: [[Double]]
+
+    static func measure(_ label: String, rounds: Int, baseline: () throws -> Double,
+                        contenders: [() async throws -> Double]) async throws -> InterleavedRuns {
+        precondition(rounds > 0 && !contenders.isEmpty)
+        var baselines: [Double] = []
+        var values = [[Double]](repeating: [], count: contenders.count)
+        for round in 1...rounds {
+            if round % 2 == 1 { baselines.append(try baseline()) }
+            for (index, contender) in contenders.enumerated() { values[index].append(try await contender()) }
+            if round % 2 == 0 { baselines.append(try baseline()) }
+            FileHandle.standardError.write(Data("\r\(label): round \(round)/\(rounds)   ".utf8))
+        }
+        FileHandle.standardError.write(Data("\n".utf8))
+        let roundRatios = values.map { zip($0, baselines).map { $0 / $1 } }
+        return InterleavedRuns(baseline: median(baselines), contenders: values.map(median),
+                               ratios: roundRatios.map(median), roundRatios: roundRatios)
+    }
+
+    private static func median(_ values: [Double]) -> Double {
+        values.sorted()[values.count / 2]
+    }
+}
