@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "AppServiceHTTP",
             dependencies: [
-                "AppServiceScheduler", "SegmentLog",
+                "AppServiceScheduler", "AppServiceSchedulerPostgres", "SegmentLog",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "asched",
             dependencies: [
-                "SegmentLog", "AppServiceScheduler", "AppServiceHTTP",
+                "SegmentLog", "AppServiceScheduler", "AppServiceSchedulerPostgres", "AppServiceHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "AppServiceHTTPTests",
             dependencies: [
-                "AppServiceHTTP", "AppServiceScheduler", "AppServiceSchedulerTesting", "SegmentLog",
+                "AppServiceHTTP", "AppServiceScheduler", "AppServiceSchedulerPostgres", "AppServiceSchedulerTesting", "SegmentLog",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -165,8 +165,12 @@ let package = Package(
             name: "AppServiceSchedulerPostgresTests",
             dependencies: [
                 "AppServiceSchedulerPostgres", "AppServiceScheduler", "AppServiceSchedulerTesting", "SegmentLog",
+                "AppServiceHTTP", "asched",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

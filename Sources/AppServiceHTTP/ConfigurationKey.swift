@@ -7,7 +7,9 @@
 /// default, summary and parsing, and the tests for its fixture line and documentation row.
 package enum ConfigurationKey: String, CaseIterable, Sendable {
     case dataDir = "data_dir"
+    case databaseURL = "database_url"
     case listen
+    case instanceName = "instance_name"
     case tlsCertificate = "tls_certificate"
     case tlsKey = "tls_key"
     case metricsListen = "metrics_listen"
@@ -35,8 +37,9 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
     package var syntax: String {
         switch self {
         case .dataDir, .tlsCertificate, .tlsKey, .ingestTokenFile: "path"
+        case .databaseURL: "postgres://USER:PASSWORD@HOST:PORT/DB"
         case .listen, .metricsListen: "host:port"
-        case .ingestToken: "string"
+        case .ingestToken, .instanceName: "string"
         case .fsync: "always, never or interval <duration>"
         case .segmentSize, .maxBodySize, .maxRelayBodySize, .minFreeSpace: "size"
         case .maxLogSize: "size or none"
@@ -53,6 +56,8 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         let defaults = DaemonConfiguration()
         switch self {
         case .dataDir: return defaults.dataDirectory
+        case .databaseURL: return "none"
+        case .instanceName: return DaemonConfiguration.defaultInstanceNameText
         case .listen:
             let host = defaults.listenHost.contains(":") ? "[\(defaults.listenHost)]" : defaults.listenHost
             return "\(host):\(defaults.listenPort)"
@@ -78,6 +83,8 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
     package var summary: String {
         switch self {
         case .dataDir: "the log directory; relative to the configuration file's directory"
+        case .databaseURL: "records in PostgreSQL, not data_dir; or \(DaemonConfiguration.databaseURLVariable)"
+        case .instanceName: "this instance's name in GET /_asched/v1/services and the lease"
         case .listen: "the HTTP API's address; IPv6 as \"[::1]:8448\"; port 0 picks a free port"
         case .tlsCertificate: "PEM certificate chain; with tls_key, listen serves HTTPS"
         case .tlsKey: "PEM private key of tls_certificate, not encrypted"

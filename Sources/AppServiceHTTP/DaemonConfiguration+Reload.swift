@@ -13,6 +13,8 @@ extension DaemonConfiguration {
     private func comparableValue(of key: ConfigurationKey) -> String {
         switch key {
         case .dataDir: dataDirectory
+        case .databaseURL: databaseURL.map { "\($0) \($0.password ?? "")" } ?? ""
+        case .instanceName: instanceName
         case .listen: "\(listenHost):\(listenPort)"
         case .tlsCertificate: tlsCertificatePath ?? ""
         case .tlsKey: tlsKeyPath ?? ""

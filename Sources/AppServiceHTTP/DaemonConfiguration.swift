@@ -1,4 +1,5 @@
 import AppServiceScheduler
+import AppServiceSchedulerPostgres
 import Foundation
 import SegmentLog
 
@@ -22,9 +23,20 @@ import SegmentLog
 /// The ingest token may come from one of three places: `ingest_token`, the file named by
 /// `ingest_token_file`, or the environment variable `ASCHED_INGEST_TOKEN`; two at once is an error
 /// naming both, so there is never a doubt which one is in force.
+///
+/// With `database_url` (or the environment variable `ASCHED_DATABASE_URL`, which wins over the
+/// key, so that the password need be in neither the file nor `ps`), the records live in
+/// PostgreSQL, and the embedded log's keys (`data_dir`, `fsync`, `segment_size`, `compression`)
+/// are refused as a conflict naming both keys.
 package struct DaemonConfiguration: Sendable {
     /// The environment variable that may hold the ingest token.
     package static let ingestTokenVariable = "ASCHED_INGEST_TOKEN"
+    /// The environment variable that may hold the database URL; it wins over `database_url`.
+    package static let databaseURLVariable = "ASCHED_DATABASE_URL"
+    /// `instance_name`'s default, as the help text and the documentation write it.
+    package static let defaultInstanceNameText = "<hostname>:<listen port>"
+    /// The embedded log's keys: meaningless, so refused, when the records are in a database.
+    package static let embeddedLogKeys: [ConfigurationKey] = [.dataDir, .fsync, .segmentSize, .compression]
 
     /// The configuration file read (`--config`), which a reload reads again; nil when every key
     /// took its default.
@@ -32,6 +44,13 @@ package struct DaemonConfiguration: Sendable {
     /// Where the log lives (`data_dir`). Default `./asched-data`, which a configuration file,
     /// like any relative path in it, resolves against its own directory.
     package var dataDirectory = "./asched-data"
+    /// The PostgreSQL database holding the records instead of ``dataDirectory`` (`database_url`,
+    /// or ``databaseURLVariable``, which wins). Default none: the embedded log.
+    package var databaseURL: PostgresDatabaseURL?
+    /// Where ``databaseURL`` was read from (the key, or the environment variable), for messages.
+    package var databaseURLSource = ConfigurationKey.databaseURL.name
+    /// `instance_name` as set; nil takes ``instanceName``'s default.
+    private var instanceNameSetting: String?
     /// The host the HTTP API listens on (`listen`: `host:port`, before the colon; an IPv6 host
     /// goes in brackets, and the value in quotes since YAML reads `[` as a list). Default `127.0.0.1`.
     package var listenHost = "127.0.0.1"
@@ -126,14 +145,15 @@ package struct DaemonConfiguration: Sendable {
         guard let path else {
             var configuration = DaemonConfiguration()
             try configuration.resolveIngestToken(environment: environment, mapping: nil)
+            try configuration.resolveDatabaseURL(environment: environment, mapping: nil)
             return configuration
         }
         return try DaemonConfiguration(mapping: YAMLMapping.load(path: path), environment: environment)
     }
 
     /// Parses a configuration from YAML text; `file` names it in errors and its directory
-    /// anchors relative paths. `environment` is consulted for the ingest token only; by default
-    /// none is.
+    /// anchors relative paths. `environment` is consulted for the ingest token and the database
+    /// URL only; by default none is.
     package init(yaml: String, file: String, environment: [String: String] = [:]) throws(ConfigurationError) {
         try self.init(mapping: YAMLMapping.parse(yaml: yaml, file: file), environment: environment)
     }
@@ -146,6 +166,7 @@ package struct DaemonConfiguration: Sendable {
             try read(key, from: mapping, directory: directory)
         }
         try resolveIngestToken(environment: environment, mapping: mapping)
+        try resolveDatabaseURL(environment: environment, mapping: mapping)
         try checkTLSPair(in: mapping)
         if let metrics = metricsListen, metrics.host == listenHost, metrics.port == listenPort, metrics.port != 0 {
             throw mapping.invalid(ConfigurationKey.metricsListen.name, "is listen's address; give /metrics a port of its own")
@@ -168,6 +189,17 @@ package struct DaemonConfiguration: Sendable {
         switch key {
         case .dataDir:
             dataDirectory = Self.resolve(try mapping.string(name) ?? dataDirectory, against: directory)
+        case .databaseURL:
+            if let text = try mapping.string(name) {
+                do {
+                    databaseURL = try PostgresDatabaseURL(text)
+                } catch {
+                    throw mapping.invalid(name, "\(error)")
+                }
+            }
+        case .instanceName:
+            instanceNameSetting = try mapping.string(name)
+            if instanceNameSetting?.isEmpty == true { throw mapping.invalid(name, "must not be empty") }
         case .listen:
             if let (host, port) = try mapping.listenAddress(name) { (listenHost, listenPort) = (host, port) }
         case .tlsCertificate:
@@ -260,6 +292,29 @@ package struct DaemonConfiguration: Sendable {
         }
     }
 
+    /// Settles ``databaseURL``: ``databaseURLVariable`` in `environment` wins over `database_url`
+    /// (already read). With a database, a key of the embedded log in the file is a conflict named
+    /// with the URL's source. Messages never repeat the URL, which may hold a password.
+    private mutating func resolveDatabaseURL(environment: [String: String], mapping: YAMLMapping?) throws(ConfigurationError) {
+        let file = mapping?.file ?? "the environment"
+        if let variable = environment[Self.databaseURLVariable] {
+            let key = Self.databaseURLVariable
+            guard !variable.isEmpty else { throw .invalidValue(file: file, key: key, reason: "is set but empty; unset it or give the URL") }
+            do {
+                databaseURL = try PostgresDatabaseURL(variable)
+            } catch {
+                throw .invalidValue(file: file, key: key, reason: "\(error)")
+            }
+            databaseURLSource = "the environment variable \(key)"
+        }
+        guard databaseURL != nil, let mapping else { return }
+        // Every key was read already, so each of these is absent or a valid scalar.
+        if let key = Self.embeddedLogKeys.first(where: { ((try? mapping.string($0.name)) ?? nil) != nil }) {
+            throw mapping.invalid(key.name, "conflicts with \(databaseURLSource): with a database the records are in PostgreSQL "
+                                  + "and \(key.name) is the embedded log's; remove one of them")
+        }
+    }
+
     /// The token in the file at `path`: its one line, trailing newlines dropped (an editor or
     /// `echo` adds one; a token never ends in one).
     private static func token(inFile path: String, configurationFile: String) throws(ConfigurationError) -> String {
@@ -335,6 +390,14 @@ package struct DaemonConfiguration: Sendable {
         configuration.logBytesMax = logBytesMax
         configuration.availableBytesMin = availableBytesMin
         return configuration
+    }
+
+    /// This instance's name (`instance_name`): the writer lease's holder in the database and the
+    /// `owner` of the services it delivers. Default `<hostname>:<listen port>` (the configured
+    /// port, so with port 0 name the instance to tell several apart).
+    package var instanceName: String {
+        get { instanceNameSetting ?? "\(ProcessInfo.processInfo.hostName):\(listenPort)" }
+        set { instanceNameSetting = newValue }
     }
 
     /// The services to schedule, one per registration, in file order.
