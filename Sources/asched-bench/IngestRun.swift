@@ -11,7 +11,9 @@ import Synchronization
 /// ~600 B (pseudo-random text, so nothing about them is regular), `fsync: always`, to a loopback
 /// Swift application service; timed from the first request until the service has received every
 /// event. `events` posts to `POST /_asched/v1/events` (routing), `relay` pushes homeserver
-/// transactions into `PUT /_asched/v1/relay/bench/_matrix/app/v1/transactions/{txnId}`.
+/// transactions into `PUT /_asched/v1/relay/bench/_matrix/app/v1/transactions/{txnId}`. The
+/// daemon runs in this process (``BenchDaemon``) or, given the `asched` executable, as a child
+/// process of its own (``AschedProcess``), whose resident memory is then the daemon's alone.
 struct IngestRun {
     enum Mode: String, CaseIterable {
         case events, relay
@@ -21,10 +23,10 @@ struct IngestRun {
         let eventsPerSecond: Double
         let p50: Double
         let p99: Double
-        /// The process's resident memory (daemon, load generator and service) when a tenth of
-        /// the requests were answered, and at the end: flat under sustained load if they match.
-        let residentMiBAtFirstTenth: Int
-        let residentMiBAtEnd: Int
+        /// The daemon's resident memory (with the load generator and the service when they
+        /// share its process) each time another tenth of the requests was answered: flat under
+        /// sustained load if the first matches the rest.
+        let residentMiB: [Int]
     }
 
     static let connections = 16
@@ -33,13 +35,18 @@ struct IngestRun {
     let mode: Mode
     let directory: String
     let requests: Int
+    /// `asched` to run as the daemon's own process; nil runs the daemon in this one.
+    let daemonBinary: String?
+    /// Events per second the clients offer together, each request at its planned time (an
+    /// open loop, as a homeserver's load is); nil posts each request once the last is answered.
+    let offeredRate: Int?
 
     /// Counts delivered events by their `"event_id":"$` marker, so the service's own cost stays
     /// small and the same before and after a change to the daemon's JSON handling.
     final class Counter: Sendable {
         let delivered = Mutex(0)
         let answered = Mutex(0)
-        let residentAtFirstTenth = Mutex(0)
+        let resident = Mutex<[Int]>([])
     }
 
     func run() async throws -> Result {
@@ -51,13 +58,20 @@ struct IngestRun {
         let serviceTask = Task { try await serviceGroup.run() }
         let servicePort = await listening.value()
 
-        let daemon = try await BenchDaemon.start(directory: directory, servicePort: servicePort, logger: logger)
+        let daemon: (port: Int, resident: @Sendable () -> Int, stop: @Sendable () async throws -> Void)
+        if let daemonBinary {
+            let child = try await AschedProcess.start(binary: daemonBinary, directory: directory, servicePort: servicePort)
+            daemon = (child.port, { child.residentMiB() }, { try await child.stop() })
+        } else {
+            let inProcess = try await BenchDaemon.start(directory: directory, servicePort: servicePort, logger: logger)
+            daemon = (inProcess.port, { Self.residentMiB(statusFile: "/proc/self/status") }, { try await inProcess.stop() })
+        }
         let port = daemon.port
 
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.connections)))
         let started = ContinuousClock.now
-        let latencies = try await post(to: port, with: client, counter: counter)
+        let latencies = try await post(to: port, with: client, counter: counter, resident: daemon.resident)
         let expected = (requests / Self.connections) * Self.connections * Self.eventsPerRequest
         while counter.delivered.withLock({ $0 }) < expected { try await Task.sleep(for: .milliseconds(2)) }
         let elapsed = ContinuousClock.now - started
@@ -65,22 +79,28 @@ struct IngestRun {
         try await daemon.stop()
         await serviceGroup.triggerGracefulShutdown()
         try await serviceTask.value
-        let residentAtEnd = Self.residentMiB()
         try? FileManager.default.removeItem(atPath: directory)
         let sorted = latencies.sorted()
         return Result(eventsPerSecond: Double(expected) / EndToEnd.seconds(elapsed),
                       p50: sorted[sorted.count / 2], p99: sorted[sorted.count * 99 / 100],
-                      residentMiBAtFirstTenth: counter.residentAtFirstTenth.withLock { $0 }, residentMiBAtEnd: residentAtEnd)
+                      residentMiB: counter.resident.withLock { $0 })
     }
 
-    private func post(to port: Int, with client: HTTPClient, counter: Counter) async throws -> [Double] {
+    private func post(to port: Int, with client: HTTPClient, counter: Counter,
+                      resident: @escaping @Sendable () -> Int) async throws -> [Double] {
         let perConnection = requests / Self.connections
         let (mode, events) = (mode, Self.eventTails())
+        let start = ContinuousClock.now
+        let interval = offeredRate.map { Duration.seconds(Double(Self.connections * Self.eventsPerRequest) / Double($0)) }
         return try await withThrowingTaskGroup(of: [Double].self) { group in
             for connection in 0..<Self.connections {
                 group.addTask {
                     var mine: [Double] = []
                     for index in 0..<perConnection {
+                        // Paced, a request's latency counts from its planned time: one held up by a slow
+                        // answer before it waited too.
+                        let planned = interval.map { start + $0 * index + $0 * connection / Self.connections }
+                        if let planned { try await Task.sleep(until: planned) }
                         let name = "c\(connection)r\(index)"
                         var request = HTTPClientRequest(url: mode == .events
                             ? "http://127.0.0.1:\(port)/_asched/v1/events"
@@ -88,13 +108,14 @@ struct IngestRun {
                         request.method = mode == .events ? .POST : .PUT
                         request.headers.add(name: "Authorization", value: mode == .events ? "Bearer bench" : "Bearer h")
                         request.body = .bytes(ByteBuffer(bytes: Self.body(events: events, name: name)))
-                        let sent = ContinuousClock.now
+                        let sent = planned ?? ContinuousClock.now
                         let response = try await client.execute(request, timeout: .seconds(30))
                         _ = try await response.body.collect(upTo: 1 << 16)
                         precondition(response.status == .ok, "\(mode) answered \(response.status)")
                         mine.append(EndToEnd.milliseconds(ContinuousClock.now - sent))
-                        if counter.answered.withLock({ $0 += 1; return $0 }) == requests / 10 {
-                            counter.residentAtFirstTenth.withLock { $0 = Self.residentMiB() }
+                        if counter.answered.withLock({ $0 += 1; return $0 }) % (requests / 10) == 0 {
+                            let now = resident()
+                            counter.resident.withLock { $0.append(now) }
                         }
                     }
                     return mine
@@ -154,9 +175,9 @@ struct IngestRun {
         return (ServiceGroup(configuration: .init(services: [service], logger: logger)), servicePort)
     }
 
-    /// This process's resident memory now (VmRSS), in MiB.
-    static func residentMiB() -> Int {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    /// The resident memory (VmRSS) in a `/proc/PID/status` file, in MiB.
+    static func residentMiB(statusFile: String) -> Int {
+        let status = (try? String(contentsOfFile: statusFile, encoding: .utf8)) ?? ""
         let kib = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
             .split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         return kib >> 10
