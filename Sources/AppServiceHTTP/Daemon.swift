@@ -1,12 +1,13 @@
 import AppServiceScheduler
+import AppServiceSchedulerPostgres
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 
-/// The `asched serve` daemon: the scheduler on its data directory, the Matrix transport to the
-/// registered services, and the HTTP API on `listen`.
+/// The `asched serve` daemon: the scheduler on its data directory (or its PostgreSQL database),
+/// the Matrix transport to the registered services, and the HTTP API on `listen`.
 ///
 /// ```swift
 /// let configuration = try DaemonConfiguration.load(path: "/etc/asched.yaml")
@@ -39,14 +40,14 @@ package enum Daemon {
         let registrations = Registrations(configuration.registrations)
         let matrix = transport == nil
             ? MatrixTransport(registrations: registrations, requestTimeout: configuration.sendTimeout) : nil
-        let scheduler = try await AppServiceScheduler.open(
-            directory: configuration.dataDirectory, services: configuration.serviceDescriptors,
-            transport: transport ?? matrix!, clock: clock, configuration: schedulerConfiguration)
+        let (scheduler, store) = try await openScheduler(configuration: configuration, schedulerConfiguration: schedulerConfiguration,
+                                                         transport: transport ?? matrix!, clock: clock, logger: logger)
         await reloader?.attach(configuration: configuration, registrations: registrations, scheduler: scheduler, logger: logger)
         let forwarding = ForwardClient(timeouts: forwardTimeouts)
-        let operations = OperationsController<BasicRequestContext>(scheduler: scheduler, metrics: metrics, configuration: configuration)
+        let operations = OperationsController<BasicRequestContext>(scheduler: scheduler, metrics: metrics, configuration: configuration,
+                                                                   store: store)
         let router = buildRouter(configuration: configuration, registrations: registrations, scheduler: scheduler,
-                                 metrics: metrics, operations: operations, forwarding: forwarding)
+                                 metrics: metrics, operations: operations, forwarding: forwarding, store: store)
         var services: [any Service] = [SchedulerService(scheduler: scheduler, matrix: matrix, metrics: metrics, logger: logger), forwarding]
         if let address = configuration.metricsListen {
             services.append(metricsApplication(address: address, operations: operations, logger: logger,
@@ -60,6 +61,30 @@ package enum Daemon {
             logger: logger)
     }
 
+    /// The scheduler on the configured store: the embedded log in `data_dir`, or the database of
+    /// `database_url`, whose writer lease this instance then takes as `instance_name` (fencing
+    /// the instance that held it: the database refuses its writes from then on).
+    static func openScheduler(configuration: DaemonConfiguration, schedulerConfiguration: SchedulerConfiguration,
+                              transport: any Transport, clock: any SchedulerClock,
+                              logger: Logger) async throws -> (AppServiceScheduler, StoreWatch) {
+        let services = configuration.serviceDescriptors
+        guard let url = configuration.databaseURL else {
+            let scheduler = try await AppServiceScheduler.open(directory: configuration.dataDirectory, services: services,
+                                                               transport: transport, clock: clock, configuration: schedulerConfiguration)
+            return (scheduler, StoreWatch(instanceName: configuration.instanceName, database: nil))
+        }
+        let store = try await PostgresRecordStore.open(url: url, holder: configuration.instanceName,
+                                                       recordBytesMax: schedulerConfiguration.log.recordBytesMax, logger: logger)
+        do {
+            let scheduler = try await AppServiceScheduler.open(store: store, services: services, transport: transport, clock: clock,
+                                                               configuration: schedulerConfiguration)
+            return (scheduler, StoreWatch(instanceName: configuration.instanceName, database: store))
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+
     /// The routes. Routing comes before auth: the ingest token guards only the
     /// ingest and admin routes (`/healthz` needs none), the relay routes check the service's
     /// hs_token themselves, and a request no route takes is a Matrix 404 or 405 whatever its
@@ -67,14 +92,14 @@ package enum Daemon {
     /// registrations in force from `registrations` at each request.
     static func buildRouter(configuration: DaemonConfiguration, registrations: Registrations, scheduler: AppServiceScheduler,
                             metrics: SchedulerMetrics, operations: OperationsController<BasicRequestContext>,
-                            forwarding: ForwardClient) -> Router<BasicRequestContext> {
+                            forwarding: ForwardClient, store: StoreWatch) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RouteErrorMiddleware())
         let ingest = router.group()
         if let token = configuration.ingestToken {
             ingest.add(middleware: BearerTokenMiddleware(token: Array(token.utf8)))
         }
-        ServicesController(scheduler: scheduler, metrics: metrics, bodyBytesMax: configuration.bodyBytesMax)
+        ServicesController(scheduler: scheduler, metrics: metrics, bodyBytesMax: configuration.bodyBytesMax, store: store)
             .addRoutes(to: ingest.group("_asched/v1/services"))
         EventsController(scheduler: scheduler, router: NamespaceRouter(live: registrations), metrics: metrics,
                          bodyBytesMax: configuration.bodyBytesMax)

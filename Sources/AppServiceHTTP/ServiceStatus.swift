@@ -37,10 +37,13 @@ package struct ServiceStatus: Codable, Sendable, Equatable {
     package let relayTransactionsReceived: Int?
     /// Of those, the retries that wrote nothing; absent outside the daemon.
     package let relayTransactionsDeduplicated: Int?
+    /// The `instance_name` of the instance delivering the service (holding the database's
+    /// writer lease; on the embedded log, the daemon answering); absent outside the daemon.
+    package let owner: String?
 
     /// The status of `service`, whose state is `state`; `now` gives ``oldestQueuedAgeMs`` and
-    /// `relay` the relay counts.
-    package init(id: String, state: ServiceState, now: SchedulerInstant? = nil, relay: RelayCounts? = nil) {
+    /// `relay` the relay counts, `owner` the delivering instance.
+    package init(id: String, state: ServiceState, now: SchedulerInstant? = nil, relay: RelayCounts? = nil, owner: String? = nil) {
         self.id = id
         self.state = state.status.rawValue
         pendingTxns = state.pending.count
@@ -60,16 +63,17 @@ package struct ServiceStatus: Codable, Sendable, Equatable {
         }
         relayTransactionsReceived = relay?.received
         relayTransactionsDeduplicated = relay?.deduplicated
+        self.owner = owner
     }
 
     /// Every service of `state`, and each of `configured` that the log has no record of yet (as a
     /// fresh service), sorted by id. With `now`, each status has its ``oldestQueuedAgeMs``; with
-    /// `relayCounts`, each has relay counts (0 for a service missing from them).
+    /// `relayCounts`, each has relay counts (0 for a service missing from them); with `owner`, each names it.
     package static func all(in state: SchedulerState, configured: [String] = [], now: SchedulerInstant? = nil,
-                            relayCounts: [String: RelayCounts]? = nil) -> [ServiceStatus] {
+                            relayCounts: [String: RelayCounts]? = nil, owner: String? = nil) -> [ServiceStatus] {
         Set(state.services.keys).union(configured).sorted().map { id in
             ServiceStatus(id: id, state: state.services[id] ?? ServiceState(), now: now,
-                          relay: relayCounts.map { $0[id] ?? RelayCounts() })
+                          relay: relayCounts.map { $0[id] ?? RelayCounts() }, owner: owner)
         }
     }
 
@@ -88,5 +92,6 @@ package struct ServiceStatus: Codable, Sendable, Equatable {
         case oldestQueuedAgeMs = "oldest_queued_age_ms"
         case relayTransactionsReceived = "relay_transactions_received"
         case relayTransactionsDeduplicated = "relay_transactions_deduplicated"
+        case owner
     }
 }

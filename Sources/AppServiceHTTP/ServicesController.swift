@@ -7,6 +7,8 @@ struct ServicesController<Context: RequestContext> {
     let scheduler: AppServiceScheduler
     let metrics: SchedulerMetrics
     let bodyBytesMax: Int
+    /// Names each service's `owner`.
+    let store: StoreWatch
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.get(use: list)
@@ -34,11 +36,11 @@ struct ServicesController<Context: RequestContext> {
     }
 
     /// `GET /services` → `{"services": [{"id", "state", "pending_txns", ...}]}` (``ServiceStatus``),
-    /// every configured service included, sorted by id, with its backlog's age now and its relay
-    /// counts.
+    /// every configured service included, sorted by id, with its backlog's age now, its relay
+    /// counts and its owner.
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
         let statuses = ServiceStatus.all(in: await scheduler.snapshot, configured: Array(await scheduler.descriptors.keys),
-                                         now: metrics.clock.now, relayCounts: metrics.relayCounts)
+                                         now: metrics.clock.now, relayCounts: metrics.relayCounts, owner: await store.owner())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Response(status: .ok, headers: [.contentType: "application/json"],

@@ -8,8 +8,7 @@ struct Connections {
     let read: PostgresConnection
 
     static func open(_ url: PostgresDatabaseURL, logger: Logger) async throws -> Connections {
-        let configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
-                                                             password: url.password, database: url.database, tls: .disable)
+        let configuration = configuration(url)
         let write = try await connect(url, configuration, id: 1, logger: logger)
         do {
             let read = try await connect(url, configuration, id: 2, logger: logger)
@@ -20,27 +19,69 @@ struct Connections {
         }
     }
 
-    private static func connect(_ url: PostgresDatabaseURL, _ configuration: PostgresConnection.Configuration, id: Int,
-                                logger: Logger) async throws -> PostgresConnection {
-        let connection: PostgresConnection
-        do {
-            connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
-        } catch {
-            throw PostgresStoreError.connectionFailed(database: url.description, reason: PostgresStoreError.reason(error))
-        }
-        do {
-            // A server or role set to acknowledge commits before they are on disk would make
-            // `durable()` a lie; this session's commits wait for the disk whatever it says.
-            try await connection.query("SET synchronous_commit = on", logger: logger)
-        } catch {
-            try? await connection.close()
-            throw PostgresStoreError.connectionFailed(database: url.description, reason: PostgresStoreError.reason(error))
-        }
-        return connection
+    static func configuration(_ url: PostgresDatabaseURL) -> PostgresConnection.Configuration {
+        PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user, password: url.password,
+                                         database: url.database, tls: .disable)
+    }
+
+    static func connect(_ url: PostgresDatabaseURL, _ configuration: PostgresConnection.Configuration, id: Int,
+                        logger: Logger) async throws -> PostgresConnection {
+        try await connect(url, configuration, id: id, on: PostgresConnection.defaultEventLoopGroup.any(), logger: logger).get()
+    }
+
+    /// A connection whose commits wait for the disk: a server or role set to acknowledge commits
+    /// before they are on disk would make `durable()` a lie, so the session says so whatever they say.
+    static func connect(_ url: PostgresDatabaseURL, _ configuration: PostgresConnection.Configuration, id: Int,
+                        on eventLoop: any EventLoop, logger: Logger) -> EventLoopFuture<PostgresConnection> {
+        PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger)
+            .flatMapErrorThrowing { error in
+                throw PostgresStoreError.connectionFailed(database: url.description, reason: PostgresStoreError.reason(error))
+            }
+            .flatMap { connection in
+                connection.query("SET synchronous_commit = on", logger: logger).map { _ in connection }
+                    .flatMapError { error in
+                        connection.close().flatMapThrowing {
+                            throw PostgresStoreError.connectionFailed(database: url.description, reason: PostgresStoreError.reason(error))
+                        }
+                    }
+            }
     }
 
     func close() async {
         try? await write.close()
         try? await read.close()
+    }
+}
+
+/// The connection failed, not the statement: the server went away, or cannot be reached again.
+/// What was sent on it may or may not have committed.
+struct ConnectionLost: Error {
+    let reason: String
+
+    init(reason: String) {
+        self.reason = reason
+    }
+
+    /// `connection`, unless it is closed: PostgresNIO never completes a query sent on a closed
+    /// connection (its write fails with no one to tell), so a lost one must not be given any.
+    static func check(_ connection: PostgresConnection) throws -> PostgresConnection {
+        guard !connection.isClosed else { throw ConnectionLost(reason: "the connection was closed (by the server, or a network failure)") }
+        return connection
+    }
+
+    /// `error` as a lost connection, or nil when the server answered it (a statement's own failure).
+    init?(_ error: any Error) {
+        if let lost = error as? ConnectionLost {
+            reason = lost.reason
+        } else if let error = error as? PSQLError {
+            guard [.serverClosedConnection, .connectionError, .uncleanShutdown, .clientClosedConnection].contains(error.code) else {
+                return nil
+            }
+            reason = PostgresStoreError.reason(error)
+        } else if case .connectionFailed(_, let reason)? = error as? PostgresStoreError {
+            self.reason = reason
+        } else {
+            return nil
+        }
     }
 }

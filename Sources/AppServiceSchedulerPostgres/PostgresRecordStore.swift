@@ -20,6 +20,11 @@ import Synchronization
 /// synchronous, as the protocol asks: they block the calling thread (not an event loop) for
 /// one round trip per query.
 ///
+/// A lost connection is not a failure of the store: the writer connects again (backing off up to
+/// ``reconnectDelayMax``) and commits the appends waiting, which stay unacknowledged meanwhile;
+/// an append whose commit's outcome the lost connection hid is committed again with no
+/// duplicate (its positions are the rows' keys). A read connects again once before it fails.
+///
 /// ```swift
 /// // fragment
 /// let store = try await PostgresRecordStore.open(url: try PostgresDatabaseURL(databaseURL))
@@ -37,15 +42,21 @@ public final class PostgresRecordStore: RecordStore {
     static let statementBytesMax = 32 << 20
     /// Rows one replay query reads; a replay pages through the table with as many.
     static let replayPageRecordsMax = 1_000
+    /// The longest wait between two attempts to connect again while the database is unreachable.
+    static let reconnectDelayMax = Duration.seconds(1)
 
     /// The database, named without its password in every message.
     public let url: PostgresDatabaseURL
     /// The writer lease's epoch this store took at open; a later open takes a higher one.
     public let epoch: Int64
     public let recordBytesMax: Int
-    private let writeConnection: PostgresConnection
-    private let readConnection: PostgresConnection
-    private let logger: Logger
+    /// The write connection's event loop, which the append promises live on whatever connection
+    /// commits them.
+    private let eventLoop: any EventLoop
+    /// Used by the writer task alone, and by ``close()`` once it ended.
+    private let writeConnection: Mutex<PostgresConnection>
+    private let readConnection: Mutex<PostgresConnection>
+    let logger: Logger
     private let state: Mutex<State>
     private let wakeup: AsyncStream<Void>.Continuation
     private let writer = Mutex<Task<Void, Never>?>(nil)
@@ -64,6 +75,8 @@ public final class PostgresRecordStore: RecordStore {
         var lastCommit: EventLoopFuture<Void>?
         var failure: PostgresStoreError?
         var closed = false
+        /// Why the writer is connecting again, while it is.
+        var connectionProblem: String?
         var statistics = LogStatistics()
     }
 
@@ -72,8 +85,9 @@ public final class PostgresRecordStore: RecordStore {
         self.url = url
         self.epoch = epoch
         self.recordBytesMax = recordBytesMax
-        writeConnection = connections.write
-        readConnection = connections.read
+        eventLoop = connections.write.eventLoop
+        writeConnection = Mutex(connections.write)
+        readConnection = Mutex(connections.read)
         self.logger = logger
         var state = State(nextPosition: start.nextPosition)
         state.statistics.logBytes = start.payloadBytes
@@ -112,7 +126,6 @@ public final class PostgresRecordStore: RecordStore {
     public func beginAppend(contentsOf entries: [LogEntry]) throws -> PostgresAppend {
         precondition(!entries.isEmpty, "an append needs at least one record")
         precondition(entries.allSatisfy { $0.payload.count <= recordBytesMax }, "a record is over recordBytesMax")
-        let eventLoop = writeConnection.eventLoop
         let append = try state.withLock { state throws(PostgresStoreError) -> PostgresAppend in
             if let failure = state.failure { throw failure }
             guard !state.closed else { throw .closed(database: url.description) }
@@ -170,7 +183,7 @@ public final class PostgresRecordStore: RecordStore {
         let kept = live.map { Int64($0.rawValue) }
         let outcome: (lease: Int64, records: Int64, bytes: Int64, deleted: Int64, deletedBytes: Int64)
         do {
-            let result = try await readConnection.query("""
+            let result = try await ConnectionLost.check(readConnection.withLock { $0 }).query("""
                 WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) FOR SHARE),
                 below AS (SELECT count(*) AS records, coalesce(sum(octet_length(payload)), 0)::bigint AS bytes
                           FROM asched_records WHERE position < \(bound)),
@@ -236,7 +249,7 @@ public final class PostgresRecordStore: RecordStore {
         var failure: (any Error)?
         do { try await last?.get() } catch { failure = error }
         await writer.withLock { $0 }?.value
-        await Connections(write: writeConnection, read: readConnection).close()
+        await Connections(write: writeConnection.withLock { $0 }, read: readConnection.withLock { $0 }).close()
         if let failure { throw failure }
     }
 
@@ -246,13 +259,54 @@ public final class PostgresRecordStore: RecordStore {
         for await _ in wakeups {
             while let group = takeGroup() {
                 do {
-                    try await commit(group)
+                    try await commitReconnecting(group)
                     for batch in group { batch.promise.succeed() }
                 } catch {
                     fail(group, because: error)
                 }
             }
         }
+    }
+
+    /// Commits `group`, connecting again as long as the connection is what failed, until the
+    /// store is closed: the appends stay unacknowledged until their commit returns.
+    private func commitReconnecting(_ group: [Batch]) async throws {
+        var delay = Duration.milliseconds(50)
+        var retry = false
+        while true {
+            do {
+                try await commit(group, retry: retry)
+                if state.withLock({ $0.connectionProblem.take() }) != nil {
+                    logger.info("connected to the database again", metadata: ["database": "\(url)"])
+                }
+                return
+            } catch let error as ConnectionLost {
+                let (closed, earlier) = state.withLock { state in
+                    defer { state.connectionProblem = error.reason }
+                    return (state.closed, state.connectionProblem)
+                }
+                if closed { throw PostgresStoreError.closed(database: url.description) }
+                if earlier == nil {
+                    logger.warning("lost the database connection; connecting again until it answers, the appends waiting unacknowledged",
+                                   metadata: ["database": "\(url)", "reason": "\(error.reason)"])
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, Self.reconnectDelayMax)
+                retry = true
+                await reconnectWriter()
+            }
+        }
+    }
+
+    /// A new write connection in place of the lost one; when none can be had, the lost one
+    /// stays, and the next commit's failure says so again.
+    private func reconnectWriter() async {
+        guard let connection = try? await Connections.connect(url, Connections.configuration(url), id: 1, logger: logger) else { return }
+        let lost = writeConnection.withLock { current in
+            defer { current = connection }
+            return current
+        }
+        try? await lost.close()
     }
 
     /// The oldest waiting appends, up to ``statementBytesMax`` of payload (at least one append).
@@ -274,8 +328,11 @@ public final class PostgresRecordStore: RecordStore {
 
     /// Inserts `group`'s records in one statement that reads the writer lease with a share lock:
     /// a store opening the database (which updates the lease) waits for it to commit, and once the
-    /// epoch moved, the statement inserts nothing.
-    private func commit(_ group: [Batch]) async throws {
+    /// epoch moved, the statement inserts nothing. On a `retry` (the last attempt's connection
+    /// was lost, so it may have committed), rows already at the group's positions count as
+    /// inserted: while the lease is this store's, only this store wrote them. Throws
+    /// ``ConnectionLost`` when the connection, not the statement, failed.
+    private func commit(_ group: [Batch], retry: Bool) async throws {
         var positions: [Int64] = []
         var services: [String] = []
         var types: [Int16] = []
@@ -288,24 +345,33 @@ public final class PostgresRecordStore: RecordStore {
                 payloads.append(ByteBuffer(bytes: entry.payload))
             }
         }
-        let inserted: Int?
+        let operation = "appending at positions \(positions[0])...\(positions.last!)"
+        let counts: (lease: Int64, inserted: Int64, present: Int64)
         do {
-            let result = try await writeConnection.query("""
-                WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) FOR SHARE)
-                INSERT INTO asched_records (position, service, type, payload)
-                SELECT r.position, nullif(r.service, ''), r.type, r.payload
-                FROM unnest(\(positions)::bigint[], \(services)::text[], \(types)::smallint[], \(payloads)::bytea[])
-                     AS r(position, service, type, payload), lease
-                """, logger: logger).get()
-            inserted = result.metadata.rows
+            let rows = try await ConnectionLost.check(writeConnection.withLock { $0 }).query("""
+                WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) FOR SHARE),
+                inserted AS (
+                    INSERT INTO asched_records (position, service, type, payload)
+                    SELECT r.position, nullif(r.service, ''), r.type, r.payload
+                    FROM unnest(\(positions)::bigint[], \(services)::text[], \(types)::smallint[], \(payloads)::bytea[])
+                         AS r(position, service, type, payload), lease
+                    ON CONFLICT (position) DO NOTHING RETURNING 1)
+                SELECT (SELECT count(*) FROM lease), (SELECT count(*) FROM inserted),
+                       (SELECT count(*) FROM asched_records WHERE position = ANY(\(positions)))
+                """, logger: logger).get().rows
+            guard let row = rows.first else { throw PostgresStoreError.statementFailed(
+                database: url.description, table: Self.recordsTable, operation: operation, reason: "it returned no row") }
+            counts = try row.decode((Int64, Int64, Int64).self)
         } catch {
-            throw statementFailed(error, table: Self.recordsTable, operation: "appending at positions \(positions[0])...\(positions.last!)")
+            if let lost = ConnectionLost(error) { throw lost }
+            throw statementFailed(error, table: Self.recordsTable, operation: operation)
         }
-        guard inserted == positions.count else {
-            if inserted == 0 { throw fenced(table: Self.recordsTable) }
-            throw PostgresStoreError.statementFailed(database: url.description, table: Self.recordsTable,
-                                                     operation: "appending at positions \(positions[0])...\(positions.last!)",
-                                                     reason: "\(inserted.map(String.init) ?? "no count of") rows inserted, not \(positions.count)")
+        guard counts.lease == 1 else { throw fenced(table: Self.recordsTable) }
+        // `present` is the table before this statement: rows an earlier attempt committed.
+        guard counts.inserted + (retry ? counts.present : 0) == positions.count else {
+            throw PostgresStoreError.statementFailed(database: url.description, table: Self.recordsTable, operation: operation,
+                                                     reason: "\(counts.inserted) rows inserted and \(counts.present) already there, "
+                                                         + "of \(positions.count)")
         }
         let bytes = payloads.reduce(0) { $0 + $1.readableBytes }
         state.withLock { state in
@@ -338,7 +404,19 @@ public final class PostgresRecordStore: RecordStore {
     /// are synchronous. The connection's event loop thread does the work, never the caller's.
     private func read(_ query: PostgresQuery, table: String, operation: String) throws -> PostgresQueryResult {
         do {
-            return try readConnection.query(query, logger: logger).wait()
+            return try ConnectionLost.check(readConnection.withLock { $0 }).query(query, logger: logger).wait()
+        } catch {
+            guard ConnectionLost(error) != nil else { throw statementFailed(error, table: table, operation: operation) }
+        }
+        // The connection was lost (the database restarted, say): once more on a new one.
+        do {
+            let connection = try Connections.connect(url, Connections.configuration(url), id: 2, on: eventLoop, logger: logger).wait()
+            let lost = readConnection.withLock { current in
+                defer { current = connection }
+                return current
+            }
+            lost.close().whenComplete { _ in }
+            return try connection.query(query, logger: logger).wait()
         } catch {
             throw statementFailed(error, table: table, operation: operation)
         }

@@ -17,6 +17,10 @@ struct ServeCommand: AsyncParsableCommand {
 
             \(ConfigurationKey.helpText)
 
+            With database_url (or \(DaemonConfiguration.databaseURLVariable), which wins
+            over it and keeps the password out of the file), the records live in
+            PostgreSQL; the instance takes the database's writer lease as instance_name.
+
             With tls_certificate and tls_key, listen serves HTTPS. GET /healthz needs no
             token; metrics_listen serves /metrics without one on its own address. The
             ingest token may instead come from ingest_token_file or the environment
@@ -47,8 +51,15 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try DaemonConfiguration.load(path: config)
         var logger = Logger(label: "asched")
         logger.logLevel = logLevel
-        logger.info("opening the log", metadata: ["data_dir": "\(configuration.dataDirectory)",
-                                                  "services": "\(configuration.serviceDescriptors.map(\.id))"])
+        if let database = configuration.databaseURL {
+            // The URL's description leaves its password out.
+            logger.info("opening the database", metadata: ["database": "\(database)", "from": "\(configuration.databaseURLSource)",
+                                                       "instance_name": "\(configuration.instanceName)",
+                                                       "services": "\(configuration.serviceDescriptors.map(\.id))"])
+        } else {
+            logger.info("opening the log", metadata: ["data_dir": "\(configuration.dataDirectory)",
+                                                      "services": "\(configuration.serviceDescriptors.map(\.id))"])
+        }
         let reloader = RegistrationReloader()
         let hangups = Self.reloadOnHangup(reloader)
         defer { hangups.cancel() }

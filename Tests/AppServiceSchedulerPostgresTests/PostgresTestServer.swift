@@ -74,9 +74,40 @@ actor PostgresTestServer {
         return result
     }
 
-    private static func start() async -> Result<Server, Unavailable> {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    /// A server of its own, for a test that stops it and starts it again (an outage) without
+    /// disturbing the tests sharing ``shared``'s; its database `asched_test`, by URL, and its folder.
+    static func dedicated() async throws -> (url: PostgresDatabaseURL, directory: String) {
+        let server = try await start().get()
+        try await execute("CREATE DATABASE asched_test", on: server.administration)
+        let url = PostgresDatabaseURL(user: server.administration.user, password: server.administration.password,
+                                      host: server.administration.host, port: server.administration.port, database: "asched_test")
+        return (url, server.directory)
+    }
+
+    /// Stops the server in `directory` at once (as a crash would), keeping its data.
+    static func pause(_ directory: String) throws {
+        let outcome = try run(script.path, ["pause", directory])
+        guard outcome.status == 0 else { throw Unavailable(description: "\(script.path) pause exited with \(outcome.status)") }
+    }
+
+    /// Starts the server in `directory` again, on its port.
+    static func resume(_ directory: String) throws {
+        let outcome = try run(script.path, ["resume", directory])
+        guard outcome.status == 0 else { throw Unavailable(description: "\(script.path) resume exited with \(outcome.status)") }
+    }
+
+    /// Stops the server in `directory` and removes its folder.
+    static func stop(_ directory: String) {
+        _ = try? run(script.path, ["stop", directory])
+    }
+
+    private static var script: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("tools/postgres-test-server")
+    }
+
+    private static func start() async -> Result<Server, Unavailable> {
+        let script = Self.script
         let started: (status: Int32, output: String)
         do {
             started = try run(script.path, ["start", "--owner-pid", String(getpid())])

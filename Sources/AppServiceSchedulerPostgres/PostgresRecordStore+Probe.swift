@@ -1,0 +1,53 @@
+import Logging
+import PostgresNIO
+
+extension PostgresRecordStore {
+    /// Reads the writer lease on a connection of its own, opened for the probe and closed after,
+    /// so a health check says whether the database answers now, whatever the store's own
+    /// connections went through. Takes at most about `timeout`.
+    public func probe(timeout: Duration = .seconds(3)) async -> PostgresLeaseProbe {
+        do {
+            let (epoch, holder) = try await Self.readLease(url: url, timeout: timeout, logger: logger)
+            return epoch == self.epoch ? .holding : .lost(holder: holder, epoch: epoch)
+        } catch {
+            return .unreachable(reason: "\(error)")
+        }
+    }
+
+    /// The writer lease's epoch and holder, on a new connection, within `timeout`.
+    static func readLease(url: PostgresDatabaseURL, timeout: Duration, logger: Logger) async throws -> (Int64, String) {
+        var configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
+                                                             password: url.password, database: url.database, tls: .disable)
+        configuration.options.connectTimeout = TimeAmount(timeout)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 3, logger: logger)
+        } catch {
+            throw PostgresStoreError.connectionFailed(database: url.description, reason: PostgresStoreError.reason(error))
+        }
+        // A server that accepted the connection and then stopped answering (paused, or its disk
+        // hung) would hold the query forever; closing the connection ends it.
+        let watchdog = Task {
+            try await Task.sleep(for: timeout)
+            try? await connection.close()
+        }
+        defer { watchdog.cancel() }
+        let started = ContinuousClock.now
+        do {
+            let rows = try await connection.query("SELECT epoch, holder FROM asched_writer_lease", logger: logger).collect()
+            try? await connection.close()
+            guard let lease = try rows.first?.decode((Int64, String).self) else {
+                throw PostgresStoreError.statementFailed(database: url.description, table: leaseTable,
+                                                         operation: "reading the writer lease", reason: "the lease row is missing")
+            }
+            return lease
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
+            try? await connection.close()
+            throw PostgresStoreError.statementFailed(database: url.description, table: leaseTable, operation: "reading the writer lease",
+                                                     reason: ContinuousClock.now - started >= timeout
+                                                         ? "no answer within \(timeout)" : PostgresStoreError.reason(error))
+        }
+    }
+}
