@@ -423,20 +423,25 @@ public final class PostgresRecordStore: RecordStore {
     }
 
     private func logRecord(_ row: PostgresRow) throws -> LogRecord {
+        try Self.logRecord(row, url: url, recordBytesMax: recordBytesMax)
+    }
+
+    /// The record in `row` (position, type, payload), checked: a row out of range is not a record a store wrote.
+    static func logRecord(_ row: PostgresRow, url: PostgresDatabaseURL, recordBytesMax: Int) throws -> LogRecord {
         let position: Int64, type: Int16, payload: ByteBuffer
         do {
             (position, type, payload) = try row.decode((Int64, Int16, ByteBuffer).self)
         } catch {
-            throw PostgresStoreError.invalidRow(database: url.description, table: Self.recordsTable, position: 0,
+            throw PostgresStoreError.invalidRow(database: url.description, table: recordsTable, position: 0,
                                                 reason: PostgresStoreError.reason(error))
         }
         guard position > 0, let code = UInt8(exactly: type), payload.readableBytes <= recordBytesMax else {
-            throw PostgresStoreError.invalidRow(database: url.description, table: Self.recordsTable, position: UInt64(max(position, 0)),
+            throw PostgresStoreError.invalidRow(database: url.description, table: recordsTable, position: UInt64(max(position, 0)),
                                                 reason: "type \(type) or a payload of \(payload.readableBytes) bytes is out of range")
         }
         return LogRecord(position: LogPosition(rawValue: UInt64(position)), type: code,
                          payload: Array(payload.readableBytesView),
-                         location: RecordLocation(segmentFileName: Self.recordsTable, offset: 0,
+                         location: RecordLocation(segmentFileName: recordsTable, offset: 0,
                                                   storedBytes: payload.readableBytes, isCompressed: false))
     }
 

@@ -10,7 +10,8 @@ struct Asched: AsyncParsableCommand {
             `serve` runs the daemon and `demo` shows it end to end; `registration` prints the
             homeserver's copy of a registration for asched's relay. The offline commands read a data
             directory (the scheduler's log) and never write to it, except `repair` and
-            `purge-service` without --dry-run, and `compact`; the read-only ones run beside a live daemon.
+            `purge-service` without --dry-run, and `compact`; the read-only ones run beside a live daemon,
+            and read a PostgreSQL database instead with --database-url (or ASCHED_DATABASE_URL).
             """,
         subcommands: [InspectCommand.self, DumpCommand.self, VerifyCommand.self, StateCommand.self,
                       RepairCommand.self, CompactCommand.self, PurgeServiceCommand.self, ServeCommand.self, RegistrationCommand.self,

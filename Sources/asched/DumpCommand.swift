@@ -1,4 +1,5 @@
 import AppServiceScheduler
+import AppServiceSchedulerPostgres
 import ArgumentParser
 import Foundation
 import SegmentLog
@@ -17,12 +18,13 @@ struct DumpCommand: ParsableCommand {
               asched dump /var/lib/asched --service irc --type send-failed
               asched dump /var/lib/asched --from 1000 --to 2000 --json | jq .type
               asched dump /var/lib/asched --txn 42 --payload
+              asched dump --database-url postgres://asched@db:5432/asched --service irc
             Types: \(DumpCommand.typeNames.joined(separator: ", ")).
             """)
 
     static let typeNames = RecordType.allCases.map(\.name)
 
-    @OptionGroup var log: LogDirectoryOptions
+    @OptionGroup var source: RecordSourceOptions
     @Option(help: "First position to show.") var from: UInt64?
     @Option(help: "Last position to show.") var to: UInt64?
     @Option(help: "Only records of this service.") var service: String?
@@ -45,25 +47,37 @@ struct DumpCommand: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_DFL)
-        let reader = try log.reader()
-        var cursor = try reader.records(from: LogPosition(rawValue: from ?? 0),
-                                        through: to.map { LogPosition(rawValue: $0) })
-        let types = self.types
+        let first = LogPosition(rawValue: from ?? 0)
+        let last = to.map { LogPosition(rawValue: $0) }
         var progress = Progress("dumped")
         var count = 0
         var bytes = 0
-        while let record = try cursor.next() {
+        let types = self.types
+        let show = { (record: LogRecord) in
             count += 1
             bytes += record.location.storedBytes
             progress.update(records: count, bytes: bytes)
-            let decoded = DecodedRecord(record)
-            if let service, decoded.service != service { continue }
-            if !types.isEmpty && !types.contains(decoded.typeName) { continue }
-            if let txn, decoded.transactionID != txn { continue }
-            print(json ? jsonLine(decoded) : textLine(decoded))
+            printIfSelected(DecodedRecord(record), types: types)
         }
-        progress.finish()
-        if let tail = cursor.tornTail { FileHandle.standardError.write(Data("warning: \(tail)\n".utf8)) }
+        switch try source.source() {
+        case .directory(let directory):
+            var cursor = try LogDirectoryOptions.reader(directory).records(from: first, through: last)
+            while let record = try cursor.next() { show(record) }
+            progress.finish()
+            if let tail = cursor.tornTail { FileHandle.standardError.write(Data("warning: \(tail)\n".utf8)) }
+        case .database(let url):
+            let reader = try PostgresRecordReader(url: url)
+            defer { reader.close() }
+            try reader.records(from: first, through: last, show)
+            progress.finish()
+        }
+    }
+
+    private func printIfSelected(_ decoded: DecodedRecord, types: Set<String>) {
+        if let service, decoded.service != service { return }
+        if !types.isEmpty && !types.contains(decoded.typeName) { return }
+        if let txn, decoded.transactionID != txn { return }
+        print(json ? jsonLine(decoded) : textLine(decoded))
     }
 
     private func textLine(_ decoded: DecodedRecord) -> String {

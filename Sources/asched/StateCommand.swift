@@ -10,19 +10,21 @@ struct StateCommand: ParsableCommand {
         commandName: "state",
         abstract: "Show the state the scheduler would have after replaying the log.",
         discussion: """
-            Point-in-time debugging: --at replays only the records up to that position.
+            Point-in-time debugging: --at replays only the records up to that position (on
+            PostgreSQL, the positions are the rows of asched_records).
 
             Examples:
               asched state /var/lib/asched
               asched state /var/lib/asched --at 1234 --json
+              ASCHED_DATABASE_URL=postgres://asched:PASSWORD@db:5432/asched asched state
             """)
 
-    @OptionGroup var log: LogDirectoryOptions
+    @OptionGroup var source: RecordSourceOptions
     @Option(help: "Replay only the records up to this position.") var at: UInt64?
     @Flag(help: "Print JSON: {\"position\": N, \"services\": [...]}.") var json = false
 
     func run() throws {
-        let fold = try StateFold.replay(try log.reader(), through: at.map { LogPosition(rawValue: $0) })
+        let fold = try StateFold.replay(try source.source(), through: at.map { LogPosition(rawValue: $0) })
         if let at, fold.lastPosition.rawValue < at, fold.lastPosition != .start {
             FileHandle.standardError.write(Data("note: the log ends at position \(fold.lastPosition), before \(at)\n".utf8))
         }

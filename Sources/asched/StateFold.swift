@@ -1,4 +1,5 @@
 import AppServiceScheduler
+import AppServiceSchedulerPostgres
 import ArgumentParser
 import SegmentLog
 
@@ -22,12 +23,38 @@ struct StateFold {
         records += 1
     }
 
+    /// The state after replaying `source` through `upperBound` (all of it when nil).
+    static func replay(_ source: RecordSourceOptions.Source, through upperBound: LogPosition?) throws -> StateFold {
+        switch source {
+        case .directory(let directory):
+            return try replay(try LogDirectoryOptions.reader(directory), through: upperBound)
+        case .database(let url):
+            let reader = try PostgresRecordReader(url: url)
+            defer { reader.close() }
+            var fold = StateFold(floor: reader.replayFloor)
+            try fold.checkReachable(upperBound)
+            var progress = Progress("replayed")
+            var bytes = 0
+            try reader.records(from: fold.floor, through: upperBound) { record in
+                try fold.apply(record)
+                bytes += record.payload.count
+                progress.update(records: fold.records, bytes: bytes)
+            }
+            progress.finish()
+            return fold
+        }
+    }
+
+    private func checkReachable(_ upperBound: LogPosition?) throws {
+        if let upperBound, upperBound < floor {
+            throw ValidationError("the state at position \(upperBound) is gone: compaction summarized everything before position \(floor)")
+        }
+    }
+
     /// The state after replaying `reader` through `upperBound` (all of it when nil).
     static func replay(_ reader: LogReader, through upperBound: LogPosition?) throws -> StateFold {
         var fold = StateFold(floor: reader.replayFloor)
-        if let upperBound, upperBound < fold.floor {
-            throw ValidationError("the state at position \(upperBound) is gone: compaction summarized everything before position \(fold.floor)")
-        }
+        try fold.checkReachable(upperBound)
         var cursor = try reader.records(from: fold.floor, through: upperBound)
         var progress = Progress("replayed")
         var bytes = 0
