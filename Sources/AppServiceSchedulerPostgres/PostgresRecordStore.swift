@@ -33,7 +33,7 @@ import Synchronization
 /// ```
 public final class PostgresRecordStore: RecordStore {
     /// The schema version this release creates, and the newest it reads.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     static let recordsTable = "asched_records"
     static let leaseTable = "asched_writer_lease"
     static let floorTable = "asched_replay_floor"
@@ -97,16 +97,45 @@ public final class PostgresRecordStore: RecordStore {
         writer.withLock { $0 = Task { await self.runWriter(wakeups) } }
     }
 
-    /// Connects to `url`, creates or checks the schema (refusing a newer one), takes the writer
-    /// lease as `holder` (named in `asched_writer_lease`, for operators), and finds where the
-    /// positions go on.
+    /// Connects to `url`, creates, migrates or checks the schema (refusing a newer one), takes the
+    /// writer lease as `holder` (named in `asched_writer_lease`, for operators) whoever holds it,
+    /// and finds where the positions go on. With `leaseDuration`, the lease expires unless
+    /// ``renewLease()`` renews it in time; without, it is this store's until another opens.
     public static func open(url: PostgresDatabaseURL, holder: String = defaultHolder, recordBytesMax: Int = 16 << 20,
+                            leaseDuration: Duration? = nil,
                             logger: Logger = Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
         async throws -> PostgresRecordStore {
+        let store = try await open(url: url, holder: holder, recordBytesMax: recordBytesMax, leaseDuration: leaseDuration,
+                                   onlyIfExpired: false, logger: logger)
+        return store!
+    }
+
+    /// ``open(url:holder:recordBytesMax:leaseDuration:logger:)``, but only when no holder's lease
+    /// is live (it expired, or none was ever taken): nil when another store holds it. How a
+    /// standby takes over from an instance that died.
+    public static func openIfLeaseExpired(url: PostgresDatabaseURL, holder: String, recordBytesMax: Int = 16 << 20,
+                                          leaseDuration: Duration,
+                                          logger: Logger = Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+        async throws -> PostgresRecordStore? {
+        try await open(url: url, holder: holder, recordBytesMax: recordBytesMax, leaseDuration: leaseDuration, onlyIfExpired: true,
+                       logger: logger)
+    }
+
+    private static func open(url: PostgresDatabaseURL, holder: String, recordBytesMax: Int, leaseDuration: Duration?,
+                             onlyIfExpired: Bool, logger: Logger) async throws -> PostgresRecordStore? {
         precondition(recordBytesMax > 0 && recordBytesMax <= 256 << 20, "recordBytesMax must be in 1...256 MiB")
+        precondition(leaseDuration.map { $0 >= .seconds(1) } ?? true, "a lease shorter than a second would expire between renewals")
         let connections = try await Connections.open(url, logger: logger)
         do {
-            let epoch = try await Schema.prepare(connections.write, url: url, holder: holder, logger: logger)
+            guard let epoch = try await Schema.prepare(connections.write, url: url, holder: holder, leaseDuration: leaseDuration,
+                                                       onlyIfExpired: onlyIfExpired, logger: logger) else {
+                await connections.close()
+                guard onlyIfExpired else {
+                    throw PostgresStoreError.statementFailed(database: url.description, table: leaseTable,
+                                                             operation: "taking the writer lease", reason: "the lease row is missing")
+                }
+                return nil
+            }
             let start = try await Start.read(connections.read, url: url, logger: logger)
             return PostgresRecordStore(url: url, epoch: epoch, recordBytesMax: recordBytesMax, connections: connections,
                                        logger: logger, start: start)
@@ -184,7 +213,7 @@ public final class PostgresRecordStore: RecordStore {
         let outcome: (lease: Int64, records: Int64, bytes: Int64, deleted: Int64, deletedBytes: Int64)
         do {
             let result = try await ConnectionLost.check(readConnection.withLock { $0 }).query("""
-                WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) FOR SHARE),
+                WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) AND expires_at > now() FOR SHARE),
                 below AS (SELECT count(*) AS records, coalesce(sum(octet_length(payload)), 0)::bigint AS bytes
                           FROM asched_records WHERE position < \(bound)),
                 deleted AS (DELETE FROM asched_records WHERE position < \(bound) AND NOT (position = ANY(\(kept)))
@@ -208,6 +237,30 @@ public final class PostgresRecordStore: RecordStore {
         return CompactionReport(floor: floor, recordsBefore: Int(outcome.records), recordsAfter: Int(outcome.records - outcome.deleted),
                                 bytesBefore: Int(outcome.bytes), bytesAfter: Int(outcome.bytes - outcome.deletedBytes),
                                 duration: ContinuousClock.now - started)
+    }
+
+    /// Moves the writer lease's expiry `duration` past the database's clock, if the lease is still
+    /// this store's and has not expired: false when it is not (another store took it, or it
+    /// expired first), and this store's writes are then refused.
+    public func renewLease(for duration: Duration) async throws -> Bool {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        do {
+            let rows = try await ConnectionLost.check(readConnection.withLock { $0 }).query("""
+                UPDATE asched_writer_lease SET expires_at = now() + make_interval(secs => \(seconds)::float8)
+                WHERE epoch = \(epoch) AND expires_at > now() RETURNING epoch
+                """, logger: logger).get().rows
+            return !rows.isEmpty
+        } catch {
+            if ConnectionLost(error) != nil, let connection = try? await Connections.connect(url, Connections.configuration(url), id: 2,
+                                                                                             logger: logger) {
+                let lost = readConnection.withLock { current in
+                    defer { current = connection }
+                    return current
+                }
+                try? await lost.close()
+            }
+            throw statementFailed(error, table: Self.leaseTable, operation: "renewing the writer lease")
+        }
     }
 
     /// Nothing to do: the table has no segments, and a compaction may drop any committed record.
@@ -349,7 +402,7 @@ public final class PostgresRecordStore: RecordStore {
         let counts: (lease: Int64, inserted: Int64, present: Int64)
         do {
             let rows = try await ConnectionLost.check(writeConnection.withLock { $0 }).query("""
-                WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) FOR SHARE),
+                WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) AND expires_at > now() FOR SHARE),
                 inserted AS (
                     INSERT INTO asched_records (position, service, type, payload)
                     SELECT r.position, nullif(r.service, ''), r.type, r.payload

@@ -36,12 +36,24 @@ enum Schema {
         "INSERT INTO asched_replay_floor (position) VALUES (0)",
     ]
 
-    /// In one SQL transaction: creates the tables (or checks their version), then takes the
-    /// writer lease with the next epoch, which it returns. The lease update waits for a
-    /// previous store's append under way (it holds the lease row with a share lock), and that
-    /// store's later appends find the epoch moved.
-    static func prepare(_ connection: PostgresConnection, url: PostgresDatabaseURL, holder: String,
-                        logger: Logger) async throws -> Int64 {
+    /// Version 2: the writer lease expires (`expires_at`) unless its holder renews it, so a
+    /// standby can take the lease of a holder that died. A lease taken by a version 1 store
+    /// never expires, as it did not.
+    static let version2: [String] = [
+        "ALTER TABLE asched_writer_lease ADD COLUMN expires_at timestamptz NOT NULL DEFAULT 'infinity'",
+    ]
+
+    /// The statements taking a database from the version at the index to the next.
+    static let migrations = [version1, version2]
+
+    /// In one SQL transaction: creates or migrates the tables (or checks their version), then
+    /// takes the writer lease with the next epoch, which it returns, for `leaseDuration` (for
+    /// good when nil). With `onlyIfExpired`, takes it only from a holder whose lease expired,
+    /// returning nil when it has not. The lease update waits for a previous store's append under
+    /// way (it holds the lease row with a share lock), and that store's later appends find the
+    /// epoch moved.
+    static func prepare(_ connection: PostgresConnection, url: PostgresDatabaseURL, holder: String, leaseDuration: Duration?,
+                        onlyIfExpired: Bool, logger: Logger) async throws -> Int64? {
         var step = "starting the schema transaction"
         do {
             try await connection.query("BEGIN", logger: logger)
@@ -58,26 +70,28 @@ enum Schema {
                 step = "reading asched_schema"
                 let version = try await connection.query("SELECT version FROM asched_schema", logger: logger)
                     .collect().first.map { try $0.decode(Int32.self) }
-                switch version.map(Int.init) {
-                case nil:
-                    step = "creating the schema's tables"
-                    for statement in version1 { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
-                    try await connection.query("INSERT INTO asched_schema (version) VALUES (\(Int32(PostgresRecordStore.schemaVersion)))",
-                                               logger: logger)
-                case let found? where found > PostgresRecordStore.schemaVersion:
+                let found = version.map(Int.init) ?? 0
+                if found > PostgresRecordStore.schemaVersion {
                     throw PostgresStoreError.newerSchema(database: url.description, version: found,
                                                          supportedVersion: PostgresRecordStore.schemaVersion)
-                case _:
-                    break
+                }
+                for target in (found + 1)..<(PostgresRecordStore.schemaVersion + 1) {
+                    step = "migrating the schema to version \(target)"
+                    for statement in migrations[target - 1] { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                }
+                if found == 0 {
+                    try await connection.query("INSERT INTO asched_schema (version) VALUES (\(Int32(PostgresRecordStore.schemaVersion)))",
+                                               logger: logger)
+                } else if found < PostgresRecordStore.schemaVersion {
+                    try await connection.query("UPDATE asched_schema SET version = \(Int32(PostgresRecordStore.schemaVersion))", logger: logger)
                 }
                 step = "taking the writer lease"
+                let seconds = leaseDuration.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }
                 let epoch = try await connection.query("""
-                    UPDATE asched_writer_lease SET epoch = epoch + 1, holder = \(holder), acquired_at = now() RETURNING epoch
+                    UPDATE asched_writer_lease SET epoch = epoch + 1, holder = \(holder), acquired_at = now(),
+                        expires_at = coalesce(now() + make_interval(secs => \(seconds)::float8), 'infinity')
+                    WHERE NOT \(onlyIfExpired) OR expires_at <= now() RETURNING epoch
                     """, logger: logger).collect().first.map { try $0.decode(Int64.self) }
-                guard let epoch else {
-                    throw PostgresStoreError.statementFailed(database: url.description, table: PostgresRecordStore.leaseTable,
-                                                             operation: step, reason: "the lease row is missing")
-                }
                 step = "committing the schema transaction"
                 try await connection.query("COMMIT", logger: logger)
                 return epoch

@@ -68,11 +68,11 @@ import Testing
     @Test func aDatabaseOfANewerSchemaIsRefused() async throws {
         let url = try await PostgresTestServer.shared.freshDatabase()
         try await PostgresRecordStore.open(url: url).close()
-        try await PostgresTestServer.execute("UPDATE asched_schema SET version = 2", on: url)
+        try await PostgresTestServer.execute("UPDATE asched_schema SET version = \(PostgresRecordStore.schemaVersion + 1)", on: url)
         let error = await #expect(throws: PostgresStoreError.self) { try await PostgresRecordStore.open(url: url) }
-        #expect(error == .newerSchema(database: url.description, version: 2, supportedVersion: PostgresRecordStore.schemaVersion))
+        #expect(error == .newerSchema(database: url.description, version: PostgresRecordStore.schemaVersion + 1, supportedVersion: PostgresRecordStore.schemaVersion))
         let message = "\(error!)"
-        #expect(message.contains("schema version 2") && message.contains(url.description) && message.contains("upgrade asched"))
+        #expect(message.contains("schema version \(PostgresRecordStore.schemaVersion + 1)") && message.contains(url.description) && message.contains("upgrade asched"))
         #expect(!message.contains(url.password!))
     }
 
