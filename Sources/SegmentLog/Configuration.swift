@@ -36,7 +36,9 @@ extension SegmentLog {
                          "segmentSizeBytes \(segmentSizeBytes) cannot hold a header and one frame")
             precondition(recordBytesMax > 0 && recordBytesMax <= FrameHeader.payloadBytesMax,
                          "recordBytesMax must be in 1...\(FrameHeader.payloadBytesMax)")
-            if case .lz4(let threshold) = compression {
+            switch compression {
+            case .none: break
+            case .lz4(let threshold), .lz4WhileCommitting(let threshold):
                 precondition(threshold >= 0, "LZ4 threshold must not be negative")
             }
             if case .interval(let interval) = syncPolicy {

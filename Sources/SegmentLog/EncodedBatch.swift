@@ -21,6 +21,12 @@ struct EncodedBatch {
     mutating func append(_ payloads: [PreparedPayload], from first: LogPosition) -> LogPosition {
         precondition(first.rawValue > 0, "position 0 is not a record's")
         let framesBefore = frames.count
+        // Sized at once for a fresh batch (a bulk append fills it alone), sparing the copies of
+        // regrowth; a batch that grows by many appends keeps the array's doubling.
+        if bytes.isEmpty {
+            bytes.reserveCapacity(payloads.reduce(0) { $0 + FrameHeader.byteCount + $1.stored.count })
+            frames.reserveCapacity(payloads.count)
+        }
         var position = first
         for payload in payloads {
             append(payload, at: position)

@@ -11,6 +11,8 @@ final class GroupCommitter: @unchecked Sendable {
         var batch = EncodedBatch()
         var waiters: [PendingAppend] = []
         var drainScheduled = false
+        /// A batch has been taken and is being written or synced; its appenders not yet told.
+        var committing = false
         var syncScheduled = false
         var failure: SegmentLogError?
         var closed = false
@@ -49,6 +51,8 @@ final class GroupCommitter: @unchecked Sendable {
     var durablePosition: LogPosition { state.withLock { $0.durablePosition } }
     var statistics: LogStatistics { state.withLock { $0.statistics } }
     var activeSegmentId: UInt64 { state.withLock { $0.activeSegmentId } }
+    /// Whether a batch is being written or synced: an append made now waits for it.
+    var isCommitting: Bool { state.withLock { $0.committing } }
 
     /// Adds `payloads` to the next batch as consecutive records, in call order.
     func submit(_ payloads: [PreparedPayload]) throws(SegmentLogError) -> PendingAppend {
@@ -79,6 +83,9 @@ final class GroupCommitter: @unchecked Sendable {
     private func drain() {
         while let (batch, waiters) = takeBatch() {
             let result = Result { () throws(SegmentLogError) in try writeAndSync(batch) }
+            // Cleared before the appenders hear back, so one that appends again at once finds the
+            // log idle (``Compression/lz4WhileCommitting(thresholdBytes:)`` relies on it).
+            state.withLock { $0.committing = false }
             for waiter in waiters {
                 assert(waiter.positions.upperBound <= batch.lastPosition!)
                 waiter.finish(result)
@@ -95,6 +102,7 @@ final class GroupCommitter: @unchecked Sendable {
             defer {
                 state.batch = EncodedBatch()
                 state.waiters = []
+                state.committing = true
             }
             return (state.batch, state.waiters)
         }

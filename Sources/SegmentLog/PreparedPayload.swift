@@ -7,11 +7,13 @@ struct PreparedPayload: Sendable {
     let rawLength: Int
     let checksum: UInt32
 
-    init(_ entry: LogEntry, compression: Compression) {
+    /// Compresses payloads of `compressionThreshold` bytes or more (none when nil).
+    init(_ entry: LogEntry, compressionThreshold: Int?) {
         precondition(entry.payload.count <= FrameHeader.payloadBytesMax)
+        precondition(compressionThreshold.map { $0 >= 0 } ?? true)
         type = entry.type
         rawLength = entry.payload.count
-        if case .lz4(let threshold) = compression, entry.payload.count >= threshold,
+        if let compressionThreshold, entry.payload.count >= compressionThreshold,
            let compressed = LZ4.compress(entry.payload) {
             flags = FrameHeader.flagCompressed
             stored = compressed

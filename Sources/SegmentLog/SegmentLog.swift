@@ -108,7 +108,8 @@ public final class SegmentLog: Sendable {
         for entry in entries where entry.payload.count > configuration.recordBytesMax {
             throw SegmentLogError.recordTooLarge(bytes: entry.payload.count, max: configuration.recordBytesMax)
         }
-        return try committer.submit(entries.map { PreparedPayload($0, compression: configuration.compression) })
+        let threshold = configuration.compression.lz4Threshold(committing: { committer.isCommitting })
+        return try committer.submit(entries.map { PreparedPayload($0, compressionThreshold: threshold) })
     }
 
     /// The position of the last record written to the operating system (acknowledged under
