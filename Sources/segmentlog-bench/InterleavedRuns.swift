@@ -2,8 +2,9 @@ import Foundation
 
 /// A baseline and its contenders measured round by round, so each ratio compares runs made
 /// seconds apart on the same disk: this disk drifts by up to 25% between runs, more than the
-/// differences measured. The order alternates between rounds, so a drift does not always favour
-/// the same side.
+/// differences measured. The baseline runs first in odd rounds and last in even ones, and the
+/// contenders take turns at going first, so neither a drift nor what the run before left on
+/// the disk always favours the same side.
 struct InterleavedRuns {
     /// The baseline's median rate.
     let baseline: Double
@@ -21,7 +22,10 @@ struct InterleavedRuns {
         var values = [[Double]](repeating: [], count: contenders.count)
         for round in 1...rounds {
             if round % 2 == 1 { baselines.append(try baseline()) }
-            for (index, contender) in contenders.enumerated() { values[index].append(try await contender()) }
+            for turn in 0..<contenders.count {
+                let index = (turn + round - 1) % contenders.count
+                values[index].append(try await contenders[index]())
+            }
             if round % 2 == 0 { baselines.append(try baseline()) }
             FileHandle.standardError.write(Data("\r\(label): round \(round)/\(rounds)   ".utf8))
         }
