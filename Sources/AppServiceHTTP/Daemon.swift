@@ -23,8 +23,12 @@ package enum Daemon {
     ///
     /// With `tls_certificate` and `tls_key`, `listen` serves HTTPS; their files are read and
     /// checked before the log is opened, so a bad one stops start-up with the file and the reason.
+    ///
+    /// With `database_url`, `store` is the database's store whose lease ``Standby/takeLease(configuration:logger:onServerRunning:)``
+    /// took; without one, the daemon takes the lease from whoever holds it. Either way it renews
+    /// the lease while it runs (every third of `leaseDuration`), and stops with an error once it lost it (``LeaseKeeper``).
     package static func buildApplication(
-        configuration: DaemonConfiguration, logger: Logger, transport: (any Transport)? = nil,
+        configuration: DaemonConfiguration, logger: Logger, store: PostgresRecordStore? = nil, transport: (any Transport)? = nil,
         clock: any SchedulerClock = SystemClock(), forwardTimeouts: ForwardTimeouts = ForwardTimeouts(),
         reloader: RegistrationReloader? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
@@ -40,15 +44,18 @@ package enum Daemon {
         let registrations = Registrations(configuration.registrations)
         let matrix = transport == nil
             ? MatrixTransport(registrations: registrations, requestTimeout: configuration.sendTimeout) : nil
-        let (scheduler, store) = try await openScheduler(configuration: configuration, schedulerConfiguration: schedulerConfiguration,
-                                                         transport: transport ?? matrix!, clock: clock, logger: logger)
+        let (scheduler, watch) = try await openScheduler(configuration: configuration, schedulerConfiguration: schedulerConfiguration,
+                                                         store: store, transport: transport ?? matrix!, clock: clock, logger: logger)
         await reloader?.attach(configuration: configuration, registrations: registrations, scheduler: scheduler, logger: logger)
         let forwarding = ForwardClient(timeouts: forwardTimeouts)
         let operations = OperationsController<BasicRequestContext>(scheduler: scheduler, metrics: metrics, configuration: configuration,
-                                                                   store: store)
+                                                                   store: watch)
         let router = buildRouter(configuration: configuration, registrations: registrations, scheduler: scheduler,
-                                 metrics: metrics, operations: operations, forwarding: forwarding, store: store)
+                                 metrics: metrics, operations: operations, forwarding: forwarding, store: watch)
         var services: [any Service] = [SchedulerService(scheduler: scheduler, matrix: matrix, metrics: metrics, logger: logger), forwarding]
+        if let database = watch.database {
+            services.append(LeaseKeeper(store: database, instanceName: configuration.instanceName, logger: logger))
+        }
         if let address = configuration.metricsListen {
             services.append(metricsApplication(address: address, operations: operations, logger: logger,
                                                onServerRunning: onMetricsServerRunning))
@@ -65,7 +72,7 @@ package enum Daemon {
     /// `database_url`, whose writer lease this instance then takes as `instance_name` (fencing
     /// the instance that held it: the database refuses its writes from then on).
     static func openScheduler(configuration: DaemonConfiguration, schedulerConfiguration: SchedulerConfiguration,
-                              transport: any Transport, clock: any SchedulerClock,
+                              store taken: PostgresRecordStore?, transport: any Transport, clock: any SchedulerClock,
                               logger: Logger) async throws -> (AppServiceScheduler, StoreWatch) {
         let services = configuration.serviceDescriptors
         guard let url = configuration.databaseURL else {
@@ -73,8 +80,14 @@ package enum Daemon {
                                                                transport: transport, clock: clock, configuration: schedulerConfiguration)
             return (scheduler, StoreWatch(instanceName: configuration.instanceName, database: nil))
         }
-        let store = try await PostgresRecordStore.open(url: url, holder: configuration.instanceName,
-                                                       recordBytesMax: schedulerConfiguration.log.recordBytesMax, logger: logger)
+        let store: PostgresRecordStore
+        if let taken {
+            store = taken
+        } else {
+            store = try await PostgresRecordStore.open(url: url, holder: configuration.instanceName,
+                                                       recordBytesMax: schedulerConfiguration.log.recordBytesMax,
+                                                       leaseDuration: configuration.leaseDuration, logger: logger)
+        }
         do {
             let scheduler = try await AppServiceScheduler.open(store: store, services: services, transport: transport, clock: clock,
                                                                configuration: schedulerConfiguration)

@@ -49,6 +49,10 @@ package struct DaemonConfiguration: Sendable {
     package var databaseURL: PostgresDatabaseURL?
     /// Where ``databaseURL`` was read from (the key, or the environment variable), for messages.
     package var databaseURLSource = ConfigurationKey.databaseURL.name
+    /// How long the database's writer lease lasts past each renewal (every third of it), on the
+    /// database's clock: a standby takes over this long after the active instance stopped
+    /// renewing. Not a configuration key. Default 6 s.
+    package var leaseDuration = Duration.seconds(6)
     /// `instance_name` as set; nil takes ``instanceName``'s default.
     private var instanceNameSetting: String?
     /// The host the HTTP API listens on (`listen`: `host:port`, before the colon; an IPv6 host

@@ -11,7 +11,8 @@ package actor StoreWatch {
 
     /// This instance's `instance_name`.
     package let instanceName: String
-    private let database: PostgresRecordStore?
+    /// The database's store; nil for the embedded log.
+    nonisolated let database: PostgresRecordStore?
     private var last: (at: ContinuousClock.Instant, probe: PostgresLeaseProbe)?
     /// The lease holder last seen, kept while the database does not answer.
     private var lastHolder: String

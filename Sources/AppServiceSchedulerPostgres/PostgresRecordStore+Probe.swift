@@ -14,6 +14,12 @@ extension PostgresRecordStore {
         }
     }
 
+    /// The writer lease of the database at `url` (its epoch and holder, an instance name), read on
+    /// a connection of its own within about `timeout`, taking nothing: what a standby shows.
+    public static func currentLease(url: PostgresDatabaseURL, timeout: Duration = .seconds(3)) async throws -> (epoch: Int64, holder: String) {
+        try await readLease(url: url, timeout: timeout, logger: Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
     /// The writer lease's epoch and holder, on a new connection, within `timeout`.
     static func readLease(url: PostgresDatabaseURL, timeout: Duration, logger: Logger) async throws -> (Int64, String) {
         var configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,

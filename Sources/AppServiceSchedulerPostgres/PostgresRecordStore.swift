@@ -60,6 +60,10 @@ public final class PostgresRecordStore: RecordStore {
     private let state: Mutex<State>
     private let wakeup: AsyncStream<Void>.Continuation
     private let writer = Mutex<Task<Void, Never>?>(nil)
+    /// Renews a lease with a time limit, from open to close.
+    private let renewal = Mutex<Task<Void, Never>?>(nil)
+    private let leaseLoss: AsyncStream<PostgresStoreError>
+    private let leaseLossContinuation: AsyncStream<PostgresStoreError>.Continuation
 
     /// One ``beginAppend(contentsOf:)``'s records, waiting for the writer.
     private struct Batch {
@@ -80,7 +84,7 @@ public final class PostgresRecordStore: RecordStore {
         var statistics = LogStatistics()
     }
 
-    private init(url: PostgresDatabaseURL, epoch: Int64, recordBytesMax: Int, connections: Connections,
+    private init(url: PostgresDatabaseURL, epoch: Int64, recordBytesMax: Int, leaseDuration: Duration?, connections: Connections,
                  logger: Logger, start: Start) {
         self.url = url
         self.epoch = epoch
@@ -94,13 +98,18 @@ public final class PostgresRecordStore: RecordStore {
         self.state = Mutex(state)
         let (wakeups, wakeup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.wakeup = wakeup
+        (leaseLoss, leaseLossContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         writer.withLock { $0 = Task { await self.runWriter(wakeups) } }
+        if let leaseDuration {
+            renewal.withLock { $0 = Task { await self.keepLease(for: leaseDuration) } }
+        }
     }
 
     /// Connects to `url`, creates, migrates or checks the schema (refusing a newer one), takes the
     /// writer lease as `holder` (named in `asched_writer_lease`, for operators) whoever holds it,
     /// and finds where the positions go on. With `leaseDuration`, the lease expires unless
-    /// ``renewLease()`` renews it in time; without, it is this store's until another opens.
+    /// the store renews it in time (every third of it, from open to close: ``leaseLost()`` says
+    /// when it could not); without, it is this store's until another opens.
     public static func open(url: PostgresDatabaseURL, holder: String = defaultHolder, recordBytesMax: Int = 16 << 20,
                             leaseDuration: Duration? = nil,
                             logger: Logger = Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -137,8 +146,8 @@ public final class PostgresRecordStore: RecordStore {
                 return nil
             }
             let start = try await Start.read(connections.read, url: url, logger: logger)
-            return PostgresRecordStore(url: url, epoch: epoch, recordBytesMax: recordBytesMax, connections: connections,
-                                       logger: logger, start: start)
+            return PostgresRecordStore(url: url, epoch: epoch, recordBytesMax: recordBytesMax, leaseDuration: leaseDuration,
+                                       connections: connections, logger: logger, start: start)
         } catch {
             await connections.close()
             throw error
@@ -239,6 +248,39 @@ public final class PostgresRecordStore: RecordStore {
                                 duration: ContinuousClock.now - started)
     }
 
+    /// Returns once the lease with a time limit is lost (another store took it, or it expired
+    /// before a renewal got through), with the error every write now fails with; nil once the
+    /// store is closed or the calling task cancelled first. One caller at a time.
+    public func leaseLost() async -> PostgresStoreError? {
+        for await error in leaseLoss { return error }
+        return nil
+    }
+
+    /// Renews the lease every third of `duration` until the store closes. The database's clock
+    /// decides, but by this process's the lease is as good as gone once `duration` passed
+    /// without a renewal (a pause, a partition): the store then stops writing rather than beside
+    /// a new holder.
+    private func keepLease(for duration: Duration) async {
+        var lastRenewal = ContinuousClock.now
+        while true {
+            try? await Task.sleep(for: duration / 3)
+            if Task.isCancelled { return }
+            do {
+                if try await renewLease(for: duration) {
+                    lastRenewal = ContinuousClock.now
+                    continue
+                }
+            } catch {
+                guard ContinuousClock.now - lastRenewal >= duration else {
+                    logger.warning("cannot renew the writer lease yet", metadata: ["database": "\(url)", "reason": "\(error)"])
+                    continue
+                }
+            }
+            leaseLossContinuation.yield(fenced(table: Self.leaseTable))
+            return
+        }
+    }
+
     /// Moves the writer lease's expiry `duration` past the database's clock, if the lease is still
     /// this store's and has not expired: false when it is not (another store took it, or it
     /// expired first), and this store's writes are then refused.
@@ -299,6 +341,8 @@ public final class PostgresRecordStore: RecordStore {
             return state.failure == nil ? state.lastCommit : nil
         }
         wakeup.finish()
+        renewal.withLock { $0 }?.cancel()
+        leaseLossContinuation.finish()
         var failure: (any Error)?
         do { try await last?.get() } catch { failure = error }
         await writer.withLock { $0 }?.value

@@ -41,6 +41,8 @@ enum Schema {
     /// never expires, as it did not.
     static let version2: [String] = [
         "ALTER TABLE asched_writer_lease ADD COLUMN expires_at timestamptz NOT NULL DEFAULT 'infinity'",
+        // Epoch 0 was never taken: free for the first instance.
+        "UPDATE asched_writer_lease SET expires_at = '-infinity' WHERE epoch = 0",
     ]
 
     /// The statements taking a database from the version at the index to the next.

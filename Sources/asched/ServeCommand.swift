@@ -1,4 +1,5 @@
 import AppServiceHTTP
+import AppServiceSchedulerPostgres
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -19,7 +20,12 @@ struct ServeCommand: AsyncParsableCommand {
 
             With database_url (or \(DaemonConfiguration.databaseURLVariable), which wins
             over it and keeps the password out of the file), the records live in
-            PostgreSQL; the instance takes the database's writer lease as instance_name.
+            PostgreSQL. The first instance takes the database's writer lease (as
+            instance_name, renewed every 2 s for 6 s) and delivers; another started with the
+            same database serves as a standby (GET /healthz 503 "standby", other requests a
+            retryable 503 naming the active instance) and takes over once the lease expires.
+            An instance that lost its lease exits with an error: its supervisor restarts it
+            as a standby.
 
             With tls_certificate and tls_key, listen serves HTTPS. GET /healthz needs no
             token; metrics_listen serves /metrics without one on its own address. The
@@ -64,8 +70,16 @@ struct ServeCommand: AsyncParsableCommand {
         let hangups = Self.reloadOnHangup(reloader)
         defer { hangups.cancel() }
         let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
+        var store: PostgresRecordStore?
+        if configuration.databaseURL != nil {
+            store = try await Standby.takeLease(configuration: configuration, logger: logger, onServerRunning: { [logger] port in
+                logger.info("listening as a standby", metadata: ["address": "\(configuration.listenHost):\(port)", "scheme": "\(scheme)"])
+            })
+            // SIGTERM or SIGINT while a standby: nothing was written, nothing to close.
+            guard store != nil else { return }
+        }
         let app = try await Daemon.buildApplication(
-            configuration: configuration, logger: logger, reloader: reloader,
+            configuration: configuration, logger: logger, store: store, reloader: reloader,
             onServerRunning: { [logger] port in
                 logger.info("listening", metadata: ["address": "\(configuration.listenHost):\(port)", "scheme": "\(scheme)"])
             },

@@ -36,13 +36,18 @@ import Testing
         return (url, states.withLock { $0 })
     }
 
-    static func asched(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
+    /// The `asched` built beside this test binary.
+    static var aschedPath: URL {
         var path = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: path.appendingPathComponent("asched").path), path.path != "/" {
             path = path.deletingLastPathComponent()
         }
-        process.executableURL = path.appendingPathComponent("asched")
+        return path.appendingPathComponent("asched")
+    }
+
+    static func asched(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = aschedPath
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != DaemonConfiguration.databaseURLVariable }
             .merging(environment) { $1 }

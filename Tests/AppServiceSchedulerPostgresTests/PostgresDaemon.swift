@@ -45,9 +45,13 @@ final class PostgresDaemon: Sendable {
         let directory = FileManager.default.temporaryDirectory.path + "/asched-postgres-daemon/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try registration.write(toFile: directory + "/bridge.yaml", atomically: true, encoding: .utf8)
-        return try DaemonConfiguration(yaml: "listen: 127.0.0.1:0\ninstance_name: \(instance)\nregistrations: [bridge.yaml]",
-                                       file: directory + "/asched.yaml",
-                                       environment: [DaemonConfiguration.databaseURLVariable: urlWithPassword(database)])
+        var configuration = try DaemonConfiguration(yaml: "listen: 127.0.0.1:0\ninstance_name: \(instance)\nregistrations: [bridge.yaml]",
+                                                    file: directory + "/asched.yaml",
+                                                    environment: [DaemonConfiguration.databaseURLVariable: urlWithPassword(database)])
+        // Tests run side by side on two cores: a renewal may wait seconds for a thread, and these
+        // tests are not about expiry (PostgresFailoverTests is, with the real duration).
+        configuration.leaseDuration = .seconds(60)
+        return configuration
     }
 
     static func urlWithPassword(_ url: PostgresDatabaseURL) -> String {

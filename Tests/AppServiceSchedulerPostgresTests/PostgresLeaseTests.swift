@@ -9,11 +9,11 @@ import Testing
 @Suite(needsPostgres) struct PostgresLeaseTests {
     @Test func aStandbyTakesTheLeaseOnlyOnceItExpiredAndTheOldHoldersWritesAreRefused() async throws {
         let url = try await PostgresTestServer.shared.freshDatabase()
-        let active = try await PostgresRecordStore.open(url: url, holder: "east-1", leaseDuration: .seconds(6))
+        let active = try await PostgresRecordStore.open(url: url, holder: "east-1", leaseDuration: .seconds(60))
         try await active.beginAppend(contentsOf: [LogEntry(type: 1, payload: [1])]).durable()
-        #expect(try await PostgresRecordStore.openIfLeaseExpired(url: url, holder: "west-1", leaseDuration: .seconds(6)) == nil)
-        #expect(try await active.renewLease(for: .seconds(60)))
-        #expect(try await PostgresTestServer.count("SELECT count(*) FROM asched_writer_lease WHERE expires_at > now() + interval '50 s'",
+        #expect(try await PostgresRecordStore.openIfLeaseExpired(url: url, holder: "west-1", leaseDuration: .seconds(60)) == nil)
+        #expect(try await active.renewLease(for: .seconds(600)))
+        #expect(try await PostgresTestServer.count("SELECT count(*) FROM asched_writer_lease WHERE expires_at > now() + interval '500 s'",
                                                    on: url) == 1)
 
         // The holder stops renewing (it died, or was paused): its lease runs out.
@@ -22,9 +22,9 @@ import Testing
         await #expect(throws: PostgresStoreError.fenced(database: url.description, table: "asched_records", epoch: active.epoch)) {
             try await refused.durable()
         }
-        #expect(try await !active.renewLease(for: .seconds(6)), "an expired lease is not renewed")
+        #expect(try await !active.renewLease(for: .seconds(60)), "an expired lease is not renewed")
 
-        let standby = try #require(try await PostgresRecordStore.openIfLeaseExpired(url: url, holder: "west-1", leaseDuration: .seconds(6)))
+        let standby = try #require(try await PostgresRecordStore.openIfLeaseExpired(url: url, holder: "west-1", leaseDuration: .seconds(60)))
         #expect(standby.epoch == active.epoch + 1)
         let next = try standby.beginAppend(contentsOf: [LogEntry(type: 1, payload: [3])])
         #expect(next.positions.lowerBound == LogPosition(rawValue: 2), "after what the old holder committed")
@@ -43,7 +43,7 @@ import Testing
         let store = try await PostgresRecordStore.open(url: url, holder: "upgraded")
         #expect(try await PostgresTestServer.count("SELECT version FROM asched_schema", on: url) == 2)
         #expect(try await PostgresTestServer.count("SELECT count(*) FROM asched_writer_lease WHERE expires_at = 'infinity'", on: url) == 1)
-        #expect(try await PostgresRecordStore.openIfLeaseExpired(url: url, holder: "standby", leaseDuration: .seconds(6)) == nil)
+        #expect(try await PostgresRecordStore.openIfLeaseExpired(url: url, holder: "standby", leaseDuration: .seconds(60)) == nil)
         try await store.beginAppend(contentsOf: [LogEntry(type: 1, payload: [1])]).durable()
         try await store.close()
     }

@@ -1,0 +1,184 @@
+import AppServiceHTTP
+import AppServiceSchedulerPostgres
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Testing
+
+/// Two real `asched serve` processes on one database, active and standby: the standby takes
+/// over within 10 s of the active one's SIGKILL and resends with the same ids and bytes; an
+/// active instance paused (SIGSTOP) past its lease is replaced, and once resumed its writes are
+/// refused and it steps down (exits).
+@Suite(needsPostgres) struct PostgresFailoverTests {
+    /// An `asched serve` process, its output drained into a buffer.
+    final class Instance: Sendable {
+        /// The process's output so far.
+        final class Output: Sendable {
+            let text = Mutex("")
+        }
+
+        let process: Process
+        let port: Int
+        private let output = Output()
+
+        init(database: PostgresDatabaseURL, name: String, applicationService: Int) throws {
+            let directory = FileManager.default.temporaryDirectory.path + "/asched-postgres-failover/" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try PostgresDaemon.registration.replacingOccurrences(of: "http://127.0.0.1:9/", with: "http://127.0.0.1:\(applicationService)/")
+                .write(toFile: directory + "/bridge.yaml", atomically: true, encoding: .utf8)
+            // A fixed port, as in production: a standby's server hands it over to the active one's.
+            try "listen: 127.0.0.1:\(try Self.freePort())\ninstance_name: \(name)\nbackoff_initial: 100ms\nbackoff_max: 200ms\nregistrations: [bridge.yaml]\n"
+                .write(toFile: directory + "/asched.yaml", atomically: true, encoding: .utf8)
+            process = Process()
+            process.executableURL = PostgresCommandTests.aschedPath
+            process.arguments = ["serve", "--config", directory + "/asched.yaml"]
+            process.environment = ProcessInfo.processInfo.environment
+                .merging([DaemonConfiguration.databaseURLVariable: PostgresDaemon.urlWithPassword(database)]) { $1 }
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            var text = ""
+            while !text.contains("address=127.0.0.1:") {
+                let chunk = pipe.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            port = try #require(text.components(separatedBy: "address=127.0.0.1:").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) },
+                                "asched serve did not report its port: \(text)")
+            output.text.withLock { $0 = text }
+            let output = self.output
+            // Drained all along: a full pipe would stop the daemon at its next log line.
+            Thread.detachNewThread {
+                while true {
+                    let chunk = pipe.fileHandleForReading.availableData
+                    if chunk.isEmpty { return }
+                    output.text.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+                }
+            }
+        }
+
+        var log: String { output.text.withLock { $0 } }
+
+        /// A loopback port free now (bound and released).
+        static func freePort() throws -> Int {
+            let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(socket) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+            }
+            guard bound else { throw CancellationError() }
+            return Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        func get(_ client: HTTPClient, _ path: String) async throws -> (status: Int, json: [String: Any]) {
+            try await request(client, .GET, path, body: nil)
+        }
+
+        func enqueue(_ client: HTTPClient, _ number: Int) async throws -> Int {
+            try await request(client, .POST, "/_asched/v1/services/bridge/enqueue",
+                              body: #"{"events": [{"type": "m.room.message", "content": {"n": \#(number)}}]}"#).status
+        }
+
+        private func request(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String?) async throws -> (status: Int, json: [String: Any]) {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            request.method = method
+            if let body { request.body = .bytes(ByteBuffer(string: body)) }
+            let response = try await client.execute(request, timeout: .seconds(10))
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:])
+        }
+    }
+
+    /// Waits (30 s at most) until `condition` holds, checking every 20 ms; returns how long it took.
+    @discardableResult
+    static func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws -> Duration {
+        let start = ContinuousClock.now
+        while (try? await condition()) != true {
+            guard ContinuousClock.now - start < .seconds(30) else {
+                Issue.record("never: \(what)")
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return ContinuousClock.now - start
+    }
+
+    static func numbers(_ body: [UInt8]) -> [Int] {
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        return (object?["events"] as? [[String: Any]] ?? []).compactMap { ($0["content"] as? [String: Any])?["n"] as? Int }
+    }
+
+    @Test func theStandbyTakesOverAKilledOwnerAndAPausedOwnerStepsDown() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        let service = try await FailoverApplicationService.start()
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let instances = Mutex<[Instance]>([])
+        defer { for instance in instances.withLock({ $0 }) where instance.process.isRunning { kill(instance.process.processIdentifier, SIGKILL) } }
+        do {
+            let east = try Instance(database: url, name: "east", applicationService: service.port)
+            instances.withLock { $0.append(east) }
+            try await Self.waitUntil("east is active") { try await east.get(client, "/healthz").status == 200 }
+            let west = try Instance(database: url, name: "west", applicationService: service.port)
+            instances.withLock { $0.append(west) }
+            let standby = try await west.get(client, "/healthz")
+            #expect(standby.status == 503 && standby.json["status"] as? String == "standby" && standby.json["active"] as? String == "east")
+            #expect(try await west.enqueue(client, 0) == 503, "a standby takes no enqueue")
+
+            // The service refuses: east keeps retrying transaction 1 while the rest queue up.
+            service.refuse(true)
+            for number in 1...3 { #expect(try await east.enqueue(client, number) == 200) }
+            try await Self.waitUntil("east tried transaction 1") { service.attempts.count >= 2 }
+            let refused = try #require(service.attempts.first)
+            // Killed before the service accepts, so that the transaction it accepts is west's resend.
+            kill(east.process.processIdentifier, SIGKILL)
+            service.refuse(false)
+            let takeover = try await Self.waitUntil("west took over") { try await west.get(client, "/healthz").status == 200 }
+            #expect(takeover < .seconds(10), "west took over after \(takeover)")
+            try await Self.waitUntil("1, 2 and 3 delivered") {
+                service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }.sorted() == [1, 2, 3]
+            }
+            let accepted = service.attempts.filter(\.accepted)
+            #expect(accepted.first?.id == refused.id && accepted.first?.body == refused.body, "the same id with the same bytes")
+            #expect(zip(accepted, accepted.dropFirst()).allSatisfy { $0.id < $1.id }, "ids strictly increase")
+            let services = try await west.get(client, "/_asched/v1/services").json["services"] as? [[String: Any]]
+            #expect(services?.first?["owner"] as? String == "west")
+
+            // west is paused past its lease: east, back as a standby, takes over; west, resumed, steps down.
+            let eastAgain = try Instance(database: url, name: "east", applicationService: service.port)
+            instances.withLock { $0.append(eastAgain) }
+            try await Self.waitUntil("east is a standby") { try await eastAgain.get(client, "/healthz").json["status"] as? String == "standby" }
+            kill(west.process.processIdentifier, SIGSTOP)
+            let second = try await Self.waitUntil("east took over from the paused west") {
+                try await eastAgain.get(client, "/healthz").status == 200
+            }
+            #expect(second < .seconds(10), "east took over after \(second)")
+            // The figures docs/OPERATIONS.md quotes.
+            print("failover: the standby served \(takeover) after the owner's SIGKILL, \(second) after its SIGSTOP")
+            #expect(try await eastAgain.enqueue(client, 4) == 200)
+            kill(west.process.processIdentifier, SIGCONT)
+            try await Self.waitUntil("west stepped down") { !west.process.isRunning }
+            #expect(west.process.terminationStatus != 0)
+            #expect(west.log.contains("this instance (west) lost the writer lease"), "\(west.log)")
+            try await Self.waitUntil("4 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }.contains(4) }
+            let all = service.attempts.filter(\.accepted)
+            #expect(zip(all, all.dropFirst()).allSatisfy { $0.id < $1.id }, "ids strictly increase across both takeovers")
+            for attempt in service.attempts {
+                #expect(service.attempts.allSatisfy { $0.id != attempt.id || $0.body == attempt.body }, "a repeated id has the same bytes")
+            }
+            let lease = try #require(try await PostgresTestServer.execute("SELECT holder FROM asched_writer_lease", on: url).first)
+            #expect(try lease.decode(String.self) == "east")
+        } catch {
+            Issue.record("\(error)")
+            for instance in instances.withLock({ $0 }) { Issue.record("the log of the instance on port \(instance.port):\n\(instance.log.suffix(4000))") }
+        }
+        try await client.shutdown()
+        try await service.stop()
+    }
+}
