@@ -52,7 +52,11 @@ package enum Daemon {
                                                                    store: watch)
         let router = buildRouter(configuration: configuration, registrations: registrations, scheduler: scheduler,
                                  metrics: metrics, operations: operations, forwarding: forwarding, store: watch)
-        var services: [any Service] = [SchedulerService(scheduler: scheduler, matrix: matrix, metrics: metrics, logger: logger), forwarding]
+        var services: [any Service] = [
+            SchedulerService(scheduler: scheduler, matrix: matrix, metrics: metrics, logger: logger,
+                             compactionInterval: watch.database == nil ? nil : configuration.databaseCompactionInterval),
+            forwarding,
+        ]
         if let database = watch.database {
             services.append(LeaseKeeper(store: database, instanceName: configuration.instanceName, logger: logger))
         }

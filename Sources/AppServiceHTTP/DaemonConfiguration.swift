@@ -53,6 +53,9 @@ package struct DaemonConfiguration: Sendable {
     /// database's clock: a standby takes over this long after the active instance stopped
     /// renewing. Not a configuration key. Default 6 s.
     package var leaseDuration = Duration.seconds(6)
+    /// How often an instance on a database compacts it (deletes completed transactions' records
+    /// and writes the checkpoint, in one SQL transaction). Not a configuration key. Default 30 s.
+    package var databaseCompactionInterval = Duration.seconds(30)
     /// `instance_name` as set; nil takes ``instanceName``'s default.
     private var instanceNameSetting: String?
     /// The host the HTTP API listens on (`listen`: `host:port`, before the colon; an IPv6 host

@@ -41,6 +41,30 @@ import Testing
         try await daemon.stop()
     }
 
+    /// A table has no segments to trigger compaction: the daemon compacts it on a schedule, so
+    /// delivered transactions' records do not pile up.
+    @Test func theDaemonCompactsTheTableOnASchedule() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        var configuration = try PostgresDaemon.configuration(url, instance: "east-1")
+        configuration.databaseCompactionInterval = .milliseconds(100)
+        let daemon = try await PostgresDaemon.start(configuration)
+        do {
+            for number in 1...5 {
+                #expect(try await daemon.enqueue(number).status == 200)
+                try await daemon.waitUntil("transaction \(number) delivered") { daemon.delivered(UInt64(number)) }
+            }
+            // Each delivered transaction wrote 4 records (enqueued, created, sent, completed); a
+            // compaction leaves a checkpoint of the one service.
+            try await daemon.waitUntil("the delivered history is deleted") {
+                try await PostgresTestServer.count("SELECT count(*) FROM asched_records", on: url) <= 2
+            }
+            #expect(try await PostgresTestServer.count("SELECT position FROM asched_replay_floor", on: url) > 0)
+        } catch {
+            Issue.record("\(error)")
+        }
+        try await daemon.stop()
+    }
+
     /// The database stops (a crash of its server) and comes back: `/healthz` says so meanwhile,
     /// an enqueue sent then is not acknowledged until its record is committed, and delivery
     /// goes on with the next transaction id.
