@@ -16,7 +16,8 @@ import ServiceLifecycle
 /// ```
 package enum Daemon {
     /// Opens the scheduler and builds the HTTP application; `transport` replaces the Matrix
-    /// transport (tests), `forwardTimeouts` bound the relay's forwarded requests, and
+    /// transport (tests), `forwardTimeouts` bound the relay's forwarded requests (and, for
+    /// `connect`, the Matrix transport's connections too), and
     /// `onServerRunning` receives the bound port (useful with port 0), as
     /// `onMetricsServerRunning` does the `metrics_listen` server's. `reloader`, when given, can
     /// then put the configuration file's edited registrations in force.
@@ -43,7 +44,8 @@ package enum Daemon {
         schedulerConfiguration.log.onSync = { metrics.synced(in: $0) }
         let registrations = Registrations(configuration.registrations)
         let matrix = transport == nil
-            ? MatrixTransport(registrations: registrations, requestTimeout: configuration.sendTimeout) : nil
+            ? MatrixTransport(registrations: registrations, requestTimeout: configuration.sendTimeout,
+                              connectTimeout: forwardTimeouts.connect) : nil
         let (scheduler, watch) = try await openScheduler(configuration: configuration, schedulerConfiguration: schedulerConfiguration,
                                                          store: store, transport: transport ?? matrix!, clock: clock, logger: logger)
         await reloader?.attach(configuration: configuration, registrations: registrations, scheduler: scheduler, logger: logger)

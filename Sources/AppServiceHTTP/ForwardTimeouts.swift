@@ -7,7 +7,8 @@
 ///                                             forwardTimeouts: ForwardTimeouts(total: .seconds(10)))
 /// ```
 package struct ForwardTimeouts: Sendable {
-    /// Establishing the connection to the service. Default 5 s.
+    /// Establishing the connection to the service; the transactions' connections are bounded
+    /// by it too. Default 5 s.
     package var connect: Duration
     /// The whole exchange, from sending the request to the answer's last byte. Default 30 s:
     /// below Synapse's own 60 s, so the homeserver gets asched's 504 rather than its own

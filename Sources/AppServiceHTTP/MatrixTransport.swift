@@ -18,12 +18,13 @@ final class MatrixTransport: Transport {
     private let registrations: Registrations
     private let requestTimeout: TimeAmount
 
-    /// A transport to the services of `registrations`, each attempt bounded by `requestTimeout`.
-    init(registrations: Registrations, requestTimeout: Duration = .seconds(30)) {
+    /// A transport to the services of `registrations`, each attempt bounded by `requestTimeout`
+    /// and its connection's establishment by `connectTimeout`.
+    init(registrations: Registrations, requestTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(5)) {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: requestTimeout.timeAmount)
+        configuration.timeout = .init(connect: connectTimeout.timeAmount, read: requestTimeout.timeAmount)
         // A refused connection fails the attempt at once, so the service is marked DOWN at once;
-        // by default the pool retries connecting until the connect timeout, 5 s per attempt.
+        // by default the pool retries connecting until the connect timeout, every attempt.
         configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.registrations = registrations

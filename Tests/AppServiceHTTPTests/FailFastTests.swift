@@ -94,7 +94,10 @@ import Testing
         let recorder = LogRecorder()
         let refusing = try LoopbackSocket()
         defer { withExtendedLifetime(refusing) {} }
-        try await Self.withDaemon(servicePort: refusing.port, sendTimeout: .seconds(30), recorder: recorder) { client in
+        // A connect timeout of 20 s, so that a client retrying until it is over stands out from a
+        // busy machine's delays.
+        try await Self.withDaemon(servicePort: refusing.port, sendTimeout: .seconds(30), recorder: recorder,
+                                  forwardTimeouts: ForwardTimeouts(connect: .seconds(20), total: .seconds(40))) { client in
             let enqueued = ContinuousClock.now
             try await Self.enqueueOneEvent(client)
             let down = try await recorder.first("service DOWN")
@@ -103,10 +106,10 @@ import Testing
             #expect(down.metadata["service"] == "bridge")
             #expect(failure.metadata["reason"]?.lowercased().contains("refused") == true,
                     "the failure names the refused connection: \(failure.metadata["reason"] ?? "none")")
-            // The target is 100 ms. The attempt is timed inside the daemon, from its start to its
-            // failure, and the bound is loose: it shows only that the 5 s connect timeout was not
-            // waited for, on a machine that may be running a whole test suite on 2 cores.
-            #expect(failure.at - sending.at < .milliseconds(2500), "the attempt failed after \(failure.at - sending.at)")
+            // The target is 100 ms (the printed figure). The attempt is timed inside the daemon, from
+            // its start to its failure; the bound shows only that the connect timeout was not waited
+            // for, on a machine that may be running a whole test suite on 2 cores.
+            #expect(failure.at - sending.at < .seconds(10), "the attempt failed after \(failure.at - sending.at)")
             print("FailFastTests: a refused connection failed \(failure.at - sending.at) after the attempt began; "
                   + "DOWN \(down.at - enqueued) after the enqueue request")
         }
