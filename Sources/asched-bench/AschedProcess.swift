@@ -27,14 +27,7 @@ struct AschedProcess {
         try FileManager.default.createDirectory(atPath: (directory as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
         let configuration = directory + ".yaml", registration = directory + "-registration.yaml"
-        try """
-            id: bench
-            url: http://127.0.0.1:\(servicePort)
-            as_token: a
-            hs_token: h
-            sender_localpart: benchbot
-            namespaces: {users: [{regex: "@.*", exclusive: false}]}
-            """.write(toFile: registration, atomically: true, encoding: .utf8)
+        try BenchDaemon.registration(servicePort: servicePort).write(toFile: registration, atomically: true, encoding: .utf8)
         try """
             data_dir: \(directory)
             listen: 127.0.0.1:\(port)

@@ -17,19 +17,24 @@ struct BenchDaemon {
         configuration.dataDirectory = directory
         configuration.listenPort = 0
         configuration.ingestToken = "bench"
-        configuration.registrations = [try Registration(yaml: """
-            id: bench
-            url: http://127.0.0.1:\(servicePort)
-            as_token: a
-            hs_token: h
-            sender_localpart: benchbot
-            namespaces: {users: [{regex: "@.*", exclusive: false}]}
-            """, file: "bench.yaml")]
+        configuration.registrations = [try Registration(yaml: registration(servicePort: servicePort), file: "bench.yaml")]
         let listening = ListeningPort()
         let daemon = try await Daemon.buildApplication(configuration: configuration, logger: logger) { await listening.set($0) }
         let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
         let running = Task { try await group.run() }
         return BenchDaemon(port: await listening.value(), group: group, running: running)
+    }
+
+    /// The registration of service `bench` at `servicePort`, as a file holds it.
+    static func registration(servicePort: Int) -> String {
+        """
+        id: bench
+        url: http://127.0.0.1:\(servicePort)
+        as_token: a
+        hs_token: h
+        sender_localpart: benchbot
+        namespaces: {users: [{regex: "@.*", exclusive: false}]}
+        """
     }
 
     /// Stops it as SIGTERM would, and waits until it has.
