@@ -38,7 +38,13 @@ import Testing
         } catch {
             Issue.record("\(error)")
         }
-        try await daemon.stop()
+        do {
+            try await daemon.stop()
+        } catch {
+            // Its next renewal (a third of the lease, 20 s: a slow run reaches it) finds the lease
+            // gone, and the daemon stops with this error, as asched serve exits with it.
+            #expect("\(error)".contains("this instance (east-1) lost the writer lease"), "\(error)")
+        }
     }
 
     /// A table has no segments to trigger compaction: the daemon compacts it on a schedule, so
