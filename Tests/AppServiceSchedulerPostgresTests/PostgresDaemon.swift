@@ -104,11 +104,11 @@ final class PostgresDaemon: Sendable {
         return try #require(services.first { $0["id"] as? String == "bridge" })
     }
 
-    /// Waits (20 s at most) until `condition` holds, checking every 10 ms: what it waits for is
+    /// Waits (60 s at most) until `condition` holds, checking every 10 ms: what it waits for is
     /// in another process (the database) or behind HTTP, with nothing to subscribe to.
     func waitUntil(_ what: String, sourceLocation: SourceLocation = #_sourceLocation,
                    _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(60)
         while try await !condition() {
             guard ContinuousClock.now < deadline else {
                 Issue.record("never: \(what)", sourceLocation: sourceLocation)

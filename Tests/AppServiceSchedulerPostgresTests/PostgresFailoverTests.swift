@@ -96,12 +96,12 @@ import Testing
         }
     }
 
-    /// Waits (30 s at most) until `condition` holds, checking every 20 ms; returns how long it took.
+    /// Waits (60 s at most) until `condition` holds, checking every 20 ms; returns how long it took.
     @discardableResult
     static func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws -> Duration {
         let start = ContinuousClock.now
         while (try? await condition()) != true {
-            guard ContinuousClock.now - start < .seconds(30) else {
+            guard ContinuousClock.now - start < .seconds(60) else {
                 Issue.record("never: \(what)")
                 throw CancellationError()
             }

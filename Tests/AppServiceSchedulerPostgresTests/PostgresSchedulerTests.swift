@@ -10,10 +10,10 @@ import Testing
 @Suite(needsPostgres) struct PostgresSchedulerTests {
     static let services = [ServiceDescriptor(id: "bridge", receivesEphemeral: true), ServiceDescriptor(id: "irc")]
 
-    /// Waits (20 s at most) until `condition` holds of the scheduler's state.
+    /// Waits (60 s at most) until `condition` holds of the scheduler's state.
     static func waitUntil(_ scheduler: AppServiceScheduler, sourceLocation: SourceLocation = #_sourceLocation,
                           _ condition: @Sendable (SchedulerState) -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(60)
         while !condition(await scheduler.snapshot) {
             guard ContinuousClock.now < deadline else {
                 Issue.record("the state never got there: \(await scheduler.snapshot.services)", sourceLocation: sourceLocation)

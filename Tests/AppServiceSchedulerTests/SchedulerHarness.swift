@@ -114,14 +114,14 @@ actor EventWatcher {
 
     private func first(after start: Int, sourceLocation: SourceLocation,
                        where predicate: @Sendable (SchedulerEvent) -> Bool) async throws -> SchedulerEvent {
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(60)
         while true {
             if let index = seen[start...].firstIndex(where: predicate) {
                 cursor = index + 1
                 return seen[index]
             }
             guard ContinuousClock.now < deadline else {
-                Issue.record("no matching event within 20 s; saw \(seen)", sourceLocation: sourceLocation)
+                Issue.record("no matching event within 60 s; saw \(seen)", sourceLocation: sourceLocation)
                 throw CancellationError()
             }
             await withCheckedContinuation { continuation in
