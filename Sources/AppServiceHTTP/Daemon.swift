@@ -27,13 +27,15 @@ package enum Daemon {
     ///
     /// With `database_url`, `store` is the database's store whose lease ``Standby/takeLease(configuration:logger:onServerRunning:)``
     /// took; without one, the daemon takes the lease from whoever holds it. Either way it renews
-    /// the lease while it runs (every third of `leaseDuration`), and stops with an error once it lost it (``LeaseKeeper``).
+    /// the lease while it runs (every third of `leaseDuration`), and stops with an error once it lost it (``LeaseKeeper``);
+    /// given `onLeaseLost`, it hands that error over instead, for the caller to shut the daemon down gracefully.
     package static func buildApplication(
         configuration: DaemonConfiguration, logger: Logger, store: PostgresRecordStore? = nil, transport: (any Transport)? = nil,
         clock: any SchedulerClock = SystemClock(), forwardTimeouts: ForwardTimeouts = ForwardTimeouts(),
         reloader: RegistrationReloader? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
-        onMetricsServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        onMetricsServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        onLeaseLost: (@Sendable (any Error) async -> Void)? = nil
     ) async throws -> some ApplicationProtocol {
         var server = HTTPServerBuilder.http1()
         if let tls = try configuration.serverTLSConfiguration() {
@@ -60,7 +62,8 @@ package enum Daemon {
             forwarding,
         ]
         if let database = watch.database {
-            services.append(LeaseKeeper(store: database, instanceName: configuration.instanceName, logger: logger))
+            services.append(LeaseKeeper(store: database, instanceName: configuration.instanceName, logger: logger,
+                                        stepDown: onLeaseLost))
         }
         if let address = configuration.metricsListen {
             services.append(metricsApplication(address: address, operations: operations, logger: logger,

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// `asched serve`: the daemon.
 struct ServeCommand: AsyncParsableCommand {
@@ -78,6 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
             // SIGTERM or SIGINT while a standby: nothing was written, nothing to close.
             guard store != nil else { return }
         }
+        let stepDown = StepDown()
         let app = try await Daemon.buildApplication(
             configuration: configuration, logger: logger, store: store, reloader: reloader,
             onServerRunning: { [logger] port in
@@ -85,8 +87,12 @@ struct ServeCommand: AsyncParsableCommand {
             },
             onMetricsServerRunning: { [logger] port in
                 logger.info("serving /metrics without a token", metadata: ["metrics": "\(configuration.metricsListen?.host ?? ""):\(port)"])
-            })
-        try await app.runService()
+            },
+            onLeaseLost: { await stepDown.lost($0) })
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        await stepDown.attach(group)
+        try await group.run()
+        if let error = await stepDown.error { throw error }
     }
 
     /// Installed before the server listens, so a SIGHUP sent once it does never meets the
