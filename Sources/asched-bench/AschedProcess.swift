@@ -58,7 +58,7 @@ struct AschedProcess {
 
     /// The daemon's resident memory now (VmRSS of its process), in MiB.
     func residentMiB() -> Int {
-        IngestRun.residentMiB(statusFile: "/proc/\(process.processIdentifier)/status")
+        ReplayMemory.residentBytes(process: "\(process.processIdentifier)") >> 20
     }
 
     /// SIGTERM, as an operator stops it, and waits for its exit; throws unless it exits 0.

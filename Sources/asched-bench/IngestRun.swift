@@ -64,7 +64,7 @@ struct IngestRun {
             daemon = (child.port, { child.residentMiB() }, { try await child.stop() })
         } else {
             let inProcess = try await BenchDaemon.start(directory: directory, servicePort: servicePort, logger: logger)
-            daemon = (inProcess.port, { Self.residentMiB(statusFile: "/proc/self/status") }, { try await inProcess.stop() })
+            daemon = (inProcess.port, { ReplayMemory.residentBytes() >> 20 }, { try await inProcess.stop() })
         }
         let port = daemon.port
 
@@ -173,14 +173,6 @@ struct IngestRun {
         let service = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                   onServerRunning: { await servicePort.set($0.localAddress!.port!) }, logger: logger)
         return (ServiceGroup(configuration: .init(services: [service], logger: logger)), servicePort)
-    }
-
-    /// The resident memory (VmRSS) in a `/proc/PID/status` file, in MiB.
-    static func residentMiB(statusFile: String) -> Int {
-        let status = (try? String(contentsOfFile: statusFile, encoding: .utf8)) ?? ""
-        let kib = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
-            .split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-        return kib >> 10
     }
 
     static func occurrences(of marker: [UInt8], in bytes: UnsafeRawBufferPointer) -> Int {

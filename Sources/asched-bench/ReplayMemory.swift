@@ -45,10 +45,20 @@ struct ReplayMemory {
     /// ru_maxrss, which Linux carries over from the parent across fork and exec, so a probe
     /// would report the benchmark's own peak.
     static func peakResidentBytes(process: String = "self") -> Int {
+        statusBytes("VmHWM", process: process)
+    }
+
+    /// The resident memory of `process` now (VmRSS).
+    static func residentBytes(process: String = "self") -> Int {
+        statusBytes("VmRSS", process: process)
+    }
+
+    /// A `/proc/PID/status` field given in kB, in bytes (0 when it cannot be read).
+    private static func statusBytes(_ field: String, process: String) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8)) ?? ""
-        let peakKiB = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?
+        let kib = status.split(separator: "\n").first { $0.hasPrefix(field + ":") }?
             .split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-        return peakKiB * 1024
+        return kib * 1024
     }
 
     /// A log of `completedEvents` events in transactions of 100, every one completed.
