@@ -10,6 +10,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
     case databaseURL = "database_url"
     case listen
     case instanceName = "instance_name"
+    case advertiseURL = "advertise_url"
     case tlsCertificate = "tls_certificate"
     case tlsKey = "tls_key"
     case metricsListen = "metrics_listen"
@@ -39,6 +40,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         case .dataDir, .tlsCertificate, .tlsKey, .ingestTokenFile: "path"
         case .databaseURL: "postgres://USER:PASSWORD@HOST:PORT/DB"
         case .listen, .metricsListen: "host:port"
+        case .advertiseURL: "http(s)://host:port"
         case .ingestToken, .instanceName: "string"
         case .fsync: "always, never or interval <duration>"
         case .segmentSize, .maxBodySize, .maxRelayBodySize, .minFreeSpace: "size"
@@ -58,6 +60,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         case .dataDir: return defaults.dataDirectory
         case .databaseURL: return "none"
         case .instanceName: return DaemonConfiguration.defaultInstanceNameText
+        case .advertiseURL: return DaemonConfiguration.defaultAdvertiseURLText
         case .listen:
             let host = defaults.listenHost.contains(":") ? "[\(defaults.listenHost)]" : defaults.listenHost
             return "\(host):\(defaults.listenPort)"
@@ -85,6 +88,7 @@ package enum ConfigurationKey: String, CaseIterable, Sendable {
         case .dataDir: "the log directory; relative to the configuration file's directory"
         case .databaseURL: "records in PostgreSQL, not data_dir; or \(DaemonConfiguration.databaseURLVariable)"
         case .instanceName: "this instance's name in GET /_asched/v1/services and the lease"
+        case .advertiseURL: "where standbys forward to; a 0.0.0.0 or :: host is the hostname"
         case .listen: "the HTTP API's address; IPv6 as \"[::1]:8448\"; port 0 picks a free port"
         case .tlsCertificate: "PEM certificate chain; with tls_key, listen serves HTTPS"
         case .tlsKey: "PEM private key of tls_certificate, not encrypted"

@@ -73,8 +73,27 @@ package enum Daemon {
             router: router, server: server,
             configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort), serverName: "asched"),
             services: services,
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                if let database = watch.database {
+                    await advertise(configuration.advertiseURL(boundPort: port), in: database, logger: logger)
+                }
+                await onServerRunning(port)
+            },
             logger: logger)
+    }
+
+    /// Writes `address` into the writer lease once the server listens there, so standbys forward
+    /// to it. A failure costs no request: standbys answer a retryable 503 meanwhile.
+    private static func advertise(_ address: String, in database: PostgresRecordStore, logger: Logger) async {
+        do {
+            if try await database.advertise(address: address) {
+                logger.info("standbys forward requests here", metadata: ["advertise_url": "\(address)"])
+            }
+        } catch {
+            logger.warning("cannot advertise this instance's address: standbys answer 503 instead of forwarding",
+                           metadata: ["advertise_url": "\(address)", "reason": "\(error)"])
+        }
     }
 
     /// The scheduler on the configured store: the embedded log in `data_dir`, or the database of

@@ -15,6 +15,7 @@ extension DaemonConfiguration {
         case .dataDir: dataDirectory
         case .databaseURL: databaseURL.map { "\($0) \($0.password ?? "")" } ?? ""
         case .instanceName: instanceName
+        case .advertiseURL: advertiseURLSetting ?? ""
         case .listen: "\(listenHost):\(listenPort)"
         case .tlsCertificate: tlsCertificatePath ?? ""
         case .tlsKey: tlsKeyPath ?? ""

@@ -35,6 +35,8 @@ package struct DaemonConfiguration: Sendable {
     package static let databaseURLVariable = "ASCHED_DATABASE_URL"
     /// `instance_name`'s default, as the help text and the documentation write it.
     package static let defaultInstanceNameText = "<hostname>:<listen port>"
+    /// `advertise_url`'s default, as the help text and the documentation write it.
+    package static let defaultAdvertiseURLText = "http(s)://<listen host>:<port>"
     /// The embedded log's keys: meaningless, so refused, when the records are in a database.
     package static let embeddedLogKeys: [ConfigurationKey] = [.dataDir, .fsync, .segmentSize, .compression]
 
@@ -58,6 +60,8 @@ package struct DaemonConfiguration: Sendable {
     package var databaseCompactionInterval = Duration.seconds(30)
     /// `instance_name` as set; nil takes ``instanceName``'s default.
     private var instanceNameSetting: String?
+    /// `advertise_url` as set, without a trailing `/`; nil takes ``advertiseURL(boundPort:)``'s default.
+    private(set) var advertiseURLSetting: String?
     /// The host the HTTP API listens on (`listen`: `host:port`, before the colon; an IPv6 host
     /// goes in brackets, and the value in quotes since YAML reads `[` as a list). Default `127.0.0.1`.
     package var listenHost = "127.0.0.1"
@@ -207,6 +211,14 @@ package struct DaemonConfiguration: Sendable {
         case .instanceName:
             instanceNameSetting = try mapping.string(name)
             if instanceNameSetting?.isEmpty == true { throw mapping.invalid(name, "must not be empty") }
+        case .advertiseURL:
+            if let text = try mapping.string(name) {
+                guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased()), url.host?.isEmpty == false,
+                      url.query == nil, url.fragment == nil, url.user == nil else {
+                    throw mapping.invalid(name, "\"\(text)\" is not an http:// or https:// URL with a host, such as http://10.0.0.5:8448")
+                }
+                advertiseURLSetting = text.hasSuffix("/") ? String(text.dropLast()) : text
+            }
         case .listen:
             if let (host, port) = try mapping.listenAddress(name) { (listenHost, listenPort) = (host, port) }
         case .tlsCertificate:
@@ -314,6 +326,10 @@ package struct DaemonConfiguration: Sendable {
             }
             databaseURLSource = "the environment variable \(key)"
         }
+        if databaseURL == nil, advertiseURLSetting != nil, let mapping {
+            throw mapping.invalid(ConfigurationKey.advertiseURL.name, "is where the other instances on a database forward to; "
+                                  + "without database_url (or \(Self.databaseURLVariable)) there are none: remove it")
+        }
         guard databaseURL != nil, let mapping else { return }
         // Every key was read already, so each of these is absent or a valid scalar.
         if let key = Self.embeddedLogKeys.first(where: { ((try? mapping.string($0.name)) ?? nil) != nil }) {
@@ -405,6 +421,18 @@ package struct DaemonConfiguration: Sendable {
     package var instanceName: String {
         get { instanceNameSetting ?? "\(ProcessInfo.processInfo.hostName):\(listenPort)" }
         set { instanceNameSetting = newValue }
+    }
+
+    /// Where the other instances on the database forward the requests they receive while this
+    /// one holds the writer lease (`advertise_url`). Default: the scheme `listen` serves, its
+    /// host (this machine's hostname when it listens on every interface) and `boundPort`, the
+    /// port it listens on (the configured one, unless that is 0).
+    package func advertiseURL(boundPort: Int) -> String {
+        if let advertiseURLSetting { return advertiseURLSetting }
+        let scheme = tlsCertificatePath == nil ? "http" : "https"
+        let host = ["0.0.0.0", "::"].contains(listenHost) ? ProcessInfo.processInfo.hostName
+            : listenHost.contains(":") ? "[\(listenHost)]" : listenHost
+        return "\(scheme)://\(host):\(boundPort)"
     }
 
     /// The services to schedule, one per registration, in file order.

@@ -8,9 +8,14 @@ import ServiceLifecycle
 import Synchronization
 
 /// An instance started while another holds the database's writer lease: it serves `listen` as
-/// a standby (`/healthz` is 503 `{"status": "standby", "active": …}`, so a load balancer sends
-/// nothing to it; any other request a retryable 503 naming the active instance) and takes the
-/// lease once it expired, that is once the active instance stopped renewing it.
+/// a standby and takes the lease once it expired, that is once the active instance stopped
+/// renewing it. A standby accepts requests all the same: it forwards each to the active
+/// instance, at the address that instance advertised (``ActiveInstanceForwarder``), and answers
+/// with its answer. `/healthz` is 503 `{"status": "standby", "active": …, "forwarding_to": …}`,
+/// so a load balancer that checks it sends requests to the active instance directly.
+///
+/// An instance started while the database does not answer serves as a standby too (every request
+/// a retryable 503 saying so) until it does, rather than exiting.
 package enum Standby {
     /// How often a standby looks at the lease.
     static let pollInterval = Duration.seconds(1)
@@ -26,10 +31,20 @@ package enum Standby {
             try await PostgresRecordStore.openIfLeaseExpired(url: url, holder: configuration.instanceName, recordBytesMax: recordBytesMax,
                                                              leaseDuration: configuration.leaseDuration, logger: logger)
         }
-        if let store = try await take() { return store }
         let status = StandbyStatus(instanceName: configuration.instanceName)
-        await status.set(active: try? await PostgresRecordStore.currentLease(url: url).holder, problem: nil)
-        let app = application(configuration: configuration, status: status, logger: logger, onServerRunning: onServerRunning)
+        do {
+            if let store = try await take() { return store }
+            await status.set(try? await PostgresRecordStore.currentLease(url: url))
+            logger.info("another instance holds the writer lease: serving as a standby", metadata: ["database": "\(url)"])
+        } catch let error as PostgresStoreError where error.isUnreachable {
+            await status.set(problem: "database unreachable: \(error)")
+            logger.warning("the database does not answer: serving as a standby until it does", metadata: ["reason": "\(error)"])
+        }
+        let forwarder = ActiveInstanceForwarder(instanceName: configuration.instanceName,
+                                                bodyBytesMax: max(configuration.bodyBytesMax, configuration.relayBodyBytesMax),
+                                                timeouts: ForwardTimeouts(connect: .seconds(2)))
+        let app = application(configuration: configuration, status: status, forwarder: forwarder, logger: logger,
+                              onServerRunning: onServerRunning)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let ended = Mutex(false)
         // The server ends only on a signal: then so does the wait.
@@ -37,29 +52,33 @@ package enum Standby {
             defer { ended.withLock { $0 = true } }
             try await group.run()
         }
-        logger.info("another instance holds the writer lease: serving as a standby", metadata: ["database": "\(url)"])
         while true {
             try? await Task.sleep(for: pollInterval)
-            if ended.withLock({ $0 }) { return nil }
+            if ended.withLock({ $0 }) {
+                try? await forwarder.shutdown()
+                return nil
+            }
             do {
-                let lease = try await PostgresRecordStore.currentLease(url: url)
-                await status.set(active: lease.holder, problem: nil)
                 if let store = try await take() {
+                    // Forwards still waiting on the old holder end now, so the server stops at once.
+                    await status.leaseMoved(to: store.epoch)
                     await group.triggerGracefulShutdown()
                     try await serving.value
+                    try? await forwarder.shutdown()
                     logger.info("took the writer lease", metadata: ["database": "\(url)", "epoch": "\(store.epoch)"])
                     return store
                 }
+                await status.set(try await PostgresRecordStore.currentLease(url: url))
             } catch {
-                await status.set(active: nil, problem: "database unreachable: \(error)")
+                await status.set(problem: "database unreachable: \(error)")
             }
         }
     }
 
-    private static func application(configuration: DaemonConfiguration, status: StandbyStatus, logger: Logger,
-                                    onServerRunning: @escaping @Sendable (Int) async -> Void) -> some Service {
+    private static func application(configuration: DaemonConfiguration, status: StandbyStatus, forwarder: ActiveInstanceForwarder,
+                                    logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void) -> some Service {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: StandbyResponder(status: status))
+        router.add(middleware: StandbyResponder(status: status, forwarder: forwarder))
         var server = HTTPServerBuilder.http1()
         if let tls = try? configuration.serverTLSConfiguration() { server = (try? .tls(.http1(), tlsConfiguration: tls)) ?? server }
         return Application(router: router, server: server,
@@ -72,40 +91,99 @@ package enum Standby {
 /// What a standby knows of the active instance.
 actor StandbyStatus {
     let instanceName: String
+    /// How often a forward in flight checks that the lease has not moved.
+    static let leaseCheckInterval = Duration.milliseconds(100)
+
+    /// The writer lease's holder, once read.
     private(set) var active: String?
+    /// The lease's epoch when last read: a new one means a new holder.
+    private(set) var epoch: Int64?
+    /// Where the holder serves its HTTP API; nil until it advertised it.
+    private(set) var address: String?
+    /// Why the lease could not be read last time, if it could not.
     private(set) var problem: String?
 
     init(instanceName: String) {
         self.instanceName = instanceName
     }
 
-    func set(active: String?, problem: String?) {
-        if let active { self.active = active }
+    /// The lease as read; nil leaves what was known.
+    func set(_ lease: (epoch: Int64, holder: String, address: String)?) {
+        guard let lease else { return }
+        epoch = lease.epoch
+        active = lease.holder
+        address = lease.address.isEmpty ? nil : lease.address
+        problem = nil
+    }
+
+    /// This instance took the lease, at `epoch`.
+    func leaseMoved(to epoch: Int64) {
+        self.epoch = epoch
+        address = nil
+    }
+
+    /// Returns once the lease's epoch is no longer `epoch`: the holder a request was forwarded
+    /// to lost it (it died, or was paused past it), and will answer late or never.
+    nonisolated func leaseChange(from epoch: Int64?) async throws {
+        while await self.epoch == epoch { try await Task.sleep(for: Self.leaseCheckInterval) }
+    }
+
+    /// The lease could not be read: requests are refused, not sent to an address that may be stale.
+    func set(problem: String) {
         self.problem = problem
+        address = nil
     }
 }
 
-/// Every request to a standby: `/healthz` says standby; anything else is a retryable 503 naming
-/// the active instance (this one does not take enqueues, events or relayed transactions yet).
+/// Every request to a standby: `/healthz` says standby; anything else goes on to the active
+/// instance, or is a retryable 503 saying why it cannot (no address advertised yet, the
+/// database unreachable).
 struct StandbyResponder<Context: RequestContext>: RouterMiddleware {
     let status: StandbyStatus
+    let forwarder: ActiveInstanceForwarder
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let name = status.instanceName
         let active = await status.active
+        let address = await status.address
         let problem = await status.problem
+        if request.uri.path != "/healthz", let active, let address {
+            return try await forward(request, to: address, active: active)
+        }
         let activeText = active.map { "instance \($0) holds the writer lease" } ?? "no instance is known to hold the writer lease"
         let body: [String: Any]
         if request.uri.path == "/healthz" {
-            var reasons = ["standby: \(activeText); this instance (\(name)) takes over once that lease expires"]
+            let forwarding = address.map { "; requests here are forwarded to it at \($0)" } ?? ""
+            var reasons = ["standby: \(activeText)\(forwarding); this instance (\(name)) takes over once that lease expires"]
             if let problem { reasons.append(problem) }
-            body = ["status": "standby", "active": active ?? NSNull(), "reasons": reasons]
+            body = ["status": "standby", "active": active ?? NSNull(), "forwarding_to": address ?? NSNull(), "reasons": reasons]
         } else {
-            body = ["errcode": "M_UNAVAILABLE",
-                    "error": "this instance (\(name)) is a standby: \(activeText); send to the active instance, or retry"]
+            let why = problem ?? "\(activeText) and has not advertised its address yet"
+            body = ["errcode": "M_UNAVAILABLE", "error": "this instance (\(name)) is a standby and cannot forward this request: \(why); retry"]
         }
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
         return Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .retryAfter: "1"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The active instance's answer, unless the lease moves first: a holder paused past its
+    /// lease would hold the request until the forward's time limit, while its successor already
+    /// takes requests. The client then gets a retryable 503.
+    private func forward(_ request: Request, to address: String, active: String) async throws -> Response {
+        let epoch = await status.epoch
+        return try await withThrowingTaskGroup(of: Response?.self) { group in
+            group.addTask { try await forwarder.forward(request, to: address, active: active) }
+            group.addTask {
+                try await status.leaseChange(from: epoch)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let response = try await group.next() ?? nil else {
+                throw HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE",
+                                   "instance \(active) lost the writer lease while this standby (\(status.instanceName)) forwarded "
+                                       + "this request to it; it may or may not have been committed; retry", headers: [.retryAfter: "1"])
+            }
+            return response
+        }
     }
 }

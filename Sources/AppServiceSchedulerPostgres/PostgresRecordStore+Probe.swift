@@ -7,21 +7,24 @@ extension PostgresRecordStore {
     /// connections went through. Takes at most about `timeout`.
     public func probe(timeout: Duration = .seconds(3)) async -> PostgresLeaseProbe {
         do {
-            let (epoch, holder) = try await Self.readLease(url: url, timeout: timeout, logger: logger)
-            return epoch == self.epoch ? .holding : .lost(holder: holder, epoch: epoch)
+            let lease = try await Self.readLease(url: url, timeout: timeout, logger: logger)
+            return lease.epoch == epoch ? .holding : .lost(holder: lease.holder, epoch: lease.epoch)
         } catch {
             return .unreachable(reason: "\(error)")
         }
     }
 
-    /// The writer lease of the database at `url` (its epoch and holder, an instance name), read on
-    /// a connection of its own within about `timeout`, taking nothing: what a standby shows.
-    public static func currentLease(url: PostgresDatabaseURL, timeout: Duration = .seconds(3)) async throws -> (epoch: Int64, holder: String) {
+    /// The writer lease of the database at `url` (its epoch; its holder, an instance name; and the
+    /// address the holder advertised, empty until it listens), read on a connection of its own
+    /// within about `timeout`, taking nothing: what a standby shows and forwards to.
+    public static func currentLease(url: PostgresDatabaseURL, timeout: Duration = .seconds(3)) async throws
+        -> (epoch: Int64, holder: String, address: String) {
         try await readLease(url: url, timeout: timeout, logger: Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
-    /// The writer lease's epoch and holder, on a new connection, within `timeout`.
-    static func readLease(url: PostgresDatabaseURL, timeout: Duration, logger: Logger) async throws -> (Int64, String) {
+    /// The writer lease's epoch, holder and address, on a new connection, within `timeout`.
+    static func readLease(url: PostgresDatabaseURL, timeout: Duration, logger: Logger) async throws
+        -> (epoch: Int64, holder: String, address: String) {
         var configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
                                                              password: url.password, database: url.database, tls: .disable)
         configuration.options.connectTimeout = TimeAmount(timeout)
@@ -40,9 +43,9 @@ extension PostgresRecordStore {
         defer { watchdog.cancel() }
         let started = ContinuousClock.now
         do {
-            let rows = try await connection.query("SELECT epoch, holder FROM asched_writer_lease", logger: logger).collect()
+            let rows = try await connection.query("SELECT epoch, holder, address FROM asched_writer_lease", logger: logger).collect()
             try? await connection.close()
-            guard let lease = try rows.first?.decode((Int64, String).self) else {
+            guard let lease = try rows.first?.decode((Int64, String, String).self) else {
                 throw PostgresStoreError.statementFailed(database: url.description, table: leaseTable,
                                                          operation: "reading the writer lease", reason: "the lease row is missing")
             }

@@ -33,7 +33,7 @@ import Synchronization
 /// ```
 public final class PostgresRecordStore: RecordStore {
     /// The schema version this release creates, and the newest it reads.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     static let recordsTable = "asched_records"
     static let leaseTable = "asched_writer_lease"
     static let floorTable = "asched_replay_floor"
@@ -302,6 +302,19 @@ public final class PostgresRecordStore: RecordStore {
                 try? await lost.close()
             }
             throw statementFailed(error, table: Self.leaseTable, operation: "renewing the writer lease")
+        }
+    }
+
+    /// Writes `address` (a base URL such as `http://10.0.0.5:8448`) into the writer lease as where
+    /// this store's instance serves its HTTP API, so that a standby forwards the requests it
+    /// receives there. False when the lease is no longer this store's.
+    public func advertise(address: String) async throws -> Bool {
+        do {
+            return try await !ConnectionLost.check(readConnection.withLock { $0 }).query("""
+                UPDATE asched_writer_lease SET address = \(address) WHERE epoch = \(epoch) RETURNING epoch
+                """, logger: logger).get().rows.isEmpty
+        } catch {
+            throw statementFailed(error, table: Self.leaseTable, operation: "advertising the address \(address)")
         }
     }
 

@@ -44,6 +44,14 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
         }
     }
 
+    /// Whether the server never answered (down, unreachable): a failure that goes away once it
+    /// is back, unlike a refused login or a missing database, which the server answers with a
+    /// SQLSTATE.
+    public var isUnreachable: Bool {
+        guard case .connectionFailed(_, let reason) = self else { return false }
+        return !reason.contains("(SQLSTATE ")
+    }
+
     /// What the server or the driver said, without the statement's parameters (record payloads):
     /// `PSQLError`'s own description hides even the server's message.
     static func reason(_ error: any Error) -> String {

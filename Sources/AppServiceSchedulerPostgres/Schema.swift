@@ -45,8 +45,14 @@ enum Schema {
         "UPDATE asched_writer_lease SET expires_at = '-infinity' WHERE epoch = 0",
     ]
 
+    /// Version 3: the address the lease's holder serves its HTTP API at (`address`, set once it
+    /// listens), where a standby forwards the requests it receives. Empty until then.
+    static let version3: [String] = [
+        "ALTER TABLE asched_writer_lease ADD COLUMN address text NOT NULL DEFAULT ''",
+    ]
+
     /// The statements taking a database from the version at the index to the next.
-    static let migrations = [version1, version2]
+    static let migrations = [version1, version2, version3]
 
     /// In one SQL transaction: creates or migrates the tables (or checks their version), then
     /// takes the writer lease with the next epoch, which it returns, for `leaseDuration` (for
@@ -90,7 +96,7 @@ enum Schema {
                 step = "taking the writer lease"
                 let seconds = leaseDuration.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }
                 let epoch = try await connection.query("""
-                    UPDATE asched_writer_lease SET epoch = epoch + 1, holder = \(holder), acquired_at = now(),
+                    UPDATE asched_writer_lease SET epoch = epoch + 1, holder = \(holder), address = '', acquired_at = now(),
                         expires_at = coalesce(now() + make_interval(secs => \(seconds)::float8), 'infinity')
                     WHERE NOT \(onlyIfExpired) OR expires_at <= now() RETURNING epoch
                     """, logger: logger).collect().first.map { try $0.decode(Int64.self) }

@@ -22,11 +22,13 @@ struct ServeCommand: AsyncParsableCommand {
             With database_url (or \(DaemonConfiguration.databaseURLVariable), which wins
             over it and keeps the password out of the file), the records live in
             PostgreSQL. The first instance takes the database's writer lease (as
-            instance_name, renewed every 2 s for 6 s) and delivers; another started with the
-            same database serves as a standby (GET /healthz 503 "standby", other requests a
-            retryable 503 naming the active instance) and takes over once the lease expires.
-            An instance that lost its lease exits with an error: its supervisor restarts it
-            as a standby.
+            instance_name, renewed every 2 s for 6 s), writes its advertise_url there, and
+            delivers; another started with the same database serves as a standby: it forwards
+            every request to the active instance and answers with its answer (GET /healthz is
+            503 "standby", so a load balancer may skip it), and takes over once the lease
+            expires. An instance that lost its lease exits with an error: its supervisor
+            restarts it as a standby. One started while the database does not answer waits as
+            a standby (requests get a retryable 503) until it does.
 
             With tls_certificate and tls_key, listen serves HTTPS. GET /healthz needs no
             token; metrics_listen serves /metrics without one on its own address. The

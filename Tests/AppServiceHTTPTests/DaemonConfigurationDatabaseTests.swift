@@ -3,7 +3,7 @@ import AppServiceSchedulerPostgres
 import Foundation
 import Testing
 
-/// `database_url`, `ASCHED_DATABASE_URL` and `instance_name`.
+/// `database_url`, `ASCHED_DATABASE_URL`, `instance_name` and `advertise_url`.
 struct DaemonConfigurationDatabaseTests {
     static let file = Fixtures.path("inline.yaml")
     static let secretURL = "postgres://asched:db_secret_value@db.example:5433/queue"
@@ -52,6 +52,26 @@ struct DaemonConfigurationDatabaseTests {
         }
         #expect(fromEnvironment?.contains("\(key.name): conflicts with the environment variable ASCHED_DATABASE_URL") == true)
         #expect(fromFile?.contains("db_secret_value") == false && fromEnvironment?.contains("db_secret_value") == false)
+    }
+
+    /// Where standbys forward to: the listen address as other machines reach it, unless set.
+    @Test func theAdvertisedURLDefaultsToTheListenAddress() throws {
+        let database = "database_url: \(Self.secretURL)\ningest_token: t\n"
+        #expect(try parse(database + "listen: 10.0.0.5:9001").advertiseURL(boundPort: 9001) == "http://10.0.0.5:9001")
+        #expect(try parse(database + "listen: 127.0.0.1:0").advertiseURL(boundPort: 41234) == "http://127.0.0.1:41234",
+                "port 0: the port bound")
+        #expect(try parse(database + "listen: 0.0.0.0:8448").advertiseURL(boundPort: 8448) == "http://\(ProcessInfo.processInfo.hostName):8448")
+        #expect(try parse(database + "listen: '[fd00::5]:8448'").advertiseURL(boundPort: 8448) == "http://[fd00::5]:8448")
+        #expect(try parse(database + "advertise_url: https://asched-east.example:443/").advertiseURL(boundPort: 8448)
+                == "https://asched-east.example:443")
+    }
+
+    @Test func aBadOrUselessAdvertisedURLIsRefused() {
+        let bad = errorText { _ = try parse("database_url: \(Self.secretURL)\nadvertise_url: ftp://east") }
+        #expect(bad == "\(Self.file): advertise_url: \"ftp://east\" is not an http:// or https:// URL with a host, "
+                + "such as http://10.0.0.5:8448")
+        let alone = errorText { _ = try parse("advertise_url: http://10.0.0.5:8448") }
+        #expect(alone?.hasPrefix("\(Self.file): advertise_url: is where the other instances on a database forward to") == true)
     }
 
     @Test func anEmptyKeyIsNoDatabase() throws {

@@ -7,7 +7,8 @@ import NIOHTTP1
 import Synchronization
 import Testing
 
-/// Two real `asched serve` processes on one database, active and standby: the standby takes
+/// Two real `asched serve` processes on one database, active and standby: the standby forwards
+/// what it receives to the active instance (relay dedupe included), and takes
 /// over within 10 s of the active one's SIGKILL and resends with the same ids and bytes; an
 /// active instance paused (SIGSTOP) past its lease is replaced, and once resumed its writes are
 /// refused and it steps down (exits).
@@ -81,14 +82,24 @@ import Testing
             try await request(client, .GET, path, body: nil)
         }
 
-        func enqueue(_ client: HTTPClient, _ number: Int) async throws -> Int {
+        func enqueue(_ client: HTTPClient, _ number: Int, headers: [(String, String)] = []) async throws -> Int {
             try await request(client, .POST, "/_asched/v1/services/bridge/enqueue",
-                              body: #"{"events": [{"type": "m.room.message", "content": {"n": \#(number)}}]}"#).status
+                              body: #"{"events": [{"type": "m.room.message", "content": {"n": \#(number)}}]}"#, headers: headers).status
         }
 
-        private func request(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String?) async throws -> (status: Int, json: [String: Any]) {
+        /// The homeserver's transaction `id`, one event carrying `number`, pushed to the relay.
+        func relay(_ client: HTTPClient, transaction id: String, _ number: Int) async throws -> Int {
+            try await request(client, .PUT, "/_asched/v1/relay/bridge/_matrix/app/v1/transactions/\(id)",
+                              body: #"{"events": [{"event_id": "$\#(number)", "type": "m.room.message", "room_id": "!room:localhost", "#
+                                  + #""sender": "@amy:localhost", "content": {"n": \#(number)}}]}"#,
+                              headers: [("Authorization", "Bearer hs_bridge_token")]).status
+        }
+
+        private func request(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String?,
+                             headers: [(String, String)] = []) async throws -> (status: Int, json: [String: Any]) {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
             request.method = method
+            request.headers.add(contentsOf: headers)
             if let body { request.body = .bytes(ByteBuffer(string: body)) }
             let response = try await client.execute(request, timeout: .seconds(10))
             let bytes = try await response.body.collect(upTo: 1 << 20)
@@ -127,15 +138,25 @@ import Testing
             try await Self.waitUntil("east is active") { try await east.get(client, "/healthz").status == 200 }
             let west = try Instance(database: url, name: "west", applicationService: service.port)
             instances.withLock { $0.append(west) }
-            let standby = try await west.get(client, "/healthz")
-            #expect(standby.status == 503 && standby.json["status"] as? String == "standby" && standby.json["active"] as? String == "east")
-            #expect(try await west.enqueue(client, 0) == 503, "a standby takes no enqueue")
+            try await Self.waitUntil("west forwards to east") {
+                let standby = try await west.get(client, "/healthz")
+                return standby.status == 503 && standby.json["status"] as? String == "standby" && standby.json["active"] as? String == "east"
+                    && standby.json["forwarding_to"] as? String == "http://127.0.0.1:\(east.port)"
+            }
+            #expect(try await west.enqueue(client, 0) == 200, "a standby forwards an enqueue to the active instance")
+            #expect(try await west.enqueue(client, -1, headers: [("X-Asched-Forwarded-By", "north")]) == 503,
+                    "a request another instance forwarded is not forwarded again")
+            // The homeserver retries a transaction on another instance: the active one takes it once.
+            #expect(try await east.relay(client, transaction: "hs-1", 100) == 200)
+            #expect(try await west.relay(client, transaction: "hs-1", 100) == 200)
+            try await Self.waitUntil("0 and 100 delivered") { Set(service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }) == [0, 100] }
+            let acceptedBefore = service.attempts.filter(\.accepted).count
 
             // The service refuses: east keeps retrying transaction 1 while the rest queue up.
             service.refuse(true)
             for number in 1...3 { #expect(try await east.enqueue(client, number) == 200) }
-            try await Self.waitUntil("east tried transaction 1") { service.attempts.count >= 2 }
-            let refused = try #require(service.attempts.first)
+            try await Self.waitUntil("east tried the next transaction") { service.attempts.filter { !$0.accepted }.count >= 2 }
+            let refused = try #require(service.attempts.first { !$0.accepted })
             // Killed before the service accepts, so that the transaction it accepts is west's resend.
             kill(east.process.processIdentifier, SIGKILL)
             service.refuse(false)
@@ -144,12 +165,13 @@ import Testing
             // A retry east had written just before the kill may still reach the service after it
             // stops refusing: transaction 1 is then accepted twice, with the same id and bytes.
             try await Self.waitUntil("1, 2 and 3 delivered") {
-                Set(service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }) == [1, 2, 3]
+                Set(service.attempts.filter(\.accepted).dropFirst(acceptedBefore).flatMap { Self.numbers($0.body) }) == [1, 2, 3]
             }
-            let accepted = service.attempts.filter(\.accepted)
+            let all = service.attempts.filter(\.accepted)
+            let accepted = all.dropFirst(acceptedBefore)
             #expect(accepted.first?.id == refused.id && accepted.first?.body == refused.body, "the same id with the same bytes")
-            #expect(zip(accepted, accepted.dropFirst()).allSatisfy { $0.id <= $1.id }, "new ids strictly increase")
-            let idsOfNumber = Dictionary(grouping: accepted.flatMap { attempt in Self.numbers(attempt.body).map { (number: $0, id: attempt.id) } },
+            #expect(zip(all, all.dropFirst()).allSatisfy { $0.id <= $1.id }, "new ids strictly increase")
+            let idsOfNumber = Dictionary(grouping: all.flatMap { attempt in Self.numbers(attempt.body).map { (number: $0, id: attempt.id) } },
                                          by: \.number).mapValues { Set($0.map(\.id)) }
             #expect(idsOfNumber.values.allSatisfy { $0.count == 1 }, "no event under two ids: \(idsOfNumber)")
             let services = try await west.get(client, "/_asched/v1/services").json["services"] as? [[String: Any]]
@@ -172,8 +194,8 @@ import Testing
             #expect(west.process.terminationStatus != 0)
             #expect(west.log.contains("this instance (west) lost the writer lease"), "\(west.log)")
             try await Self.waitUntil("4 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }.contains(4) }
-            let all = service.attempts.filter(\.accepted)
-            #expect(zip(all, all.dropFirst()).allSatisfy { $0.id <= $1.id }, "new ids strictly increase across both takeovers")
+            let everything = service.attempts.filter(\.accepted)
+            #expect(zip(everything, everything.dropFirst()).allSatisfy { $0.id <= $1.id }, "new ids strictly increase across both takeovers")
             for attempt in service.attempts {
                 #expect(service.attempts.allSatisfy { $0.id != attempt.id || $0.body == attempt.body }, "a repeated id has the same bytes")
             }
@@ -182,6 +204,33 @@ import Testing
         } catch {
             Issue.record("\(error)")
             for instance in instances.withLock({ $0 }) { Issue.record("the log of the instance on port \(instance.port):\n\(instance.log.suffix(4000))") }
+        }
+        try await client.shutdown()
+        try await service.stop()
+    }
+
+    /// `asched serve` started while the database is down waits as a standby, saying why, and
+    /// takes the lease and delivers once the database answers.
+    @Test func anInstanceStartedWhileTheDatabaseIsDownWaitsForIt() async throws {
+        let (url, directory) = try await PostgresTestServer.dedicated()
+        defer { PostgresTestServer.stop(directory) }
+        try PostgresTestServer.pause(directory)
+        let service = try await FailoverApplicationService.start()
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let instance = try Instance(database: url, name: "early", applicationService: service.port)
+        defer { if instance.process.isRunning { kill(instance.process.processIdentifier, SIGKILL) } }
+        do {
+            let waiting = try await instance.get(client, "/healthz")
+            #expect(waiting.status == 503 && waiting.json["status"] as? String == "standby")
+            #expect((waiting.json["reasons"] as? [String])?.contains { $0.hasPrefix("database unreachable: cannot connect to \(url)") } == true,
+                    "\(waiting.json)")
+            #expect(try await instance.enqueue(client, 1) == 503, "nothing is acknowledged before the database answers")
+            try PostgresTestServer.resume(directory)
+            try await Self.waitUntil("the instance took the lease") { try await instance.get(client, "/healthz").status == 200 }
+            #expect(try await instance.enqueue(client, 2) == 200)
+            try await Self.waitUntil("2 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) } == [2] }
+        } catch {
+            Issue.record("\(error)\n\(instance.log.suffix(4000))")
         }
         try await client.shutdown()
         try await service.stop()

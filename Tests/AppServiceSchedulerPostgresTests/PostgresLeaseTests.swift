@@ -4,7 +4,7 @@ import Foundation
 import SegmentLog
 import Testing
 
-/// The writer lease with a time limit (schema version 2): renewed by its holder, taken by a
+/// The writer lease with a time limit (schema version 2) and its holder's address (3): renewed by its holder, taken by a
 /// standby only once expired, and an expired holder's writes refused by the database.
 @Suite(needsPostgres) struct PostgresLeaseTests {
     @Test func aStandbyTakesTheLeaseOnlyOnceItExpiredAndTheOldHoldersWritesAreRefused() async throws {
@@ -31,6 +31,11 @@ import Testing
         try await next.durable()
         #expect(await standby.probe() == .holding)
         #expect(await active.probe() == .lost(holder: "west-1", epoch: standby.epoch))
+        #expect(try await PostgresRecordStore.currentLease(url: url).address == "", "a new holder has advertised nothing yet")
+        #expect(try await standby.advertise(address: "http://127.0.0.1:8449"))
+        #expect(try await !active.advertise(address: "http://127.0.0.1:8448"), "a fenced store cannot advertise")
+        let lease = try await PostgresRecordStore.currentLease(url: url)
+        #expect(lease.holder == "west-1" && lease.address == "http://127.0.0.1:8449")
         try? await active.close()
         try await standby.close()
     }
@@ -39,9 +44,10 @@ import Testing
         let url = try await PostgresTestServer.shared.freshDatabase()
         try await PostgresRecordStore.open(url: url).close()
         try await PostgresTestServer.execute("ALTER TABLE asched_writer_lease DROP COLUMN expires_at", on: url)
+        try await PostgresTestServer.execute("ALTER TABLE asched_writer_lease DROP COLUMN address", on: url)
         try await PostgresTestServer.execute("UPDATE asched_schema SET version = 1", on: url)
         let store = try await PostgresRecordStore.open(url: url, holder: "upgraded")
-        #expect(try await PostgresTestServer.count("SELECT version FROM asched_schema", on: url) == 2)
+        #expect(try await PostgresTestServer.count("SELECT version FROM asched_schema", on: url) == PostgresRecordStore.schemaVersion)
         #expect(try await PostgresTestServer.count("SELECT count(*) FROM asched_writer_lease WHERE expires_at = 'infinity'", on: url) == 1)
         #expect(try await PostgresRecordStore.openIfLeaseExpired(url: url, holder: "standby", leaseDuration: .seconds(60)) == nil)
         try await store.beginAppend(contentsOf: [LogEntry(type: 1, payload: [1])]).durable()
