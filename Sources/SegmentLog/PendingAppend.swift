@@ -21,15 +21,30 @@ public final class PendingAppend: Sendable {
     /// The positions of the appended records, in order.
     public let positions: ClosedRange<LogPosition>
     private let outcome = Mutex(Outcome.waiting([]))
+    /// Commits the batch holding these records on the awaiting thread when the log has a lone
+    /// appender.
+    private let committer: GroupCommitter
 
-    init(positions: ClosedRange<LogPosition>) {
+    init(positions: ClosedRange<LogPosition>, committer: GroupCommitter) {
+        precondition(positions.lowerBound.rawValue > 0)
         self.positions = positions
+        self.committer = committer
+    }
+
+    private var result: Result<Void, SegmentLogError>? {
+        outcome.withLock { outcome in
+            if case .finished(let result) = outcome { return result }
+            return nil
+        }
     }
 
     /// Returns once the records are durable per the log's ``SyncPolicy``; throws
     /// ``SegmentLogError/writerFailed(cause:)`` if the write or sync failed. Not cancellable:
     /// the write happens either way.
     public func durable() async throws {
+        if result == nil { committer.commitOnAppenderThread(self) }
+        // Committed on this thread: no continuation, no hop back to the caller's executor.
+        if let result { return try result.get() }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let result = outcome.withLock { outcome -> Result<Void, SegmentLogError>? in
                 switch outcome {

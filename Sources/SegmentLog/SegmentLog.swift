@@ -95,7 +95,7 @@ public final class SegmentLog: Sendable {
     /// Appends records as consecutive positions in one write; returns their positions once all
     /// are durable per the sync policy.
     public func append(contentsOf entries: [LogEntry]) async throws -> ClosedRange<LogPosition> {
-        let pending = try beginAppend(contentsOf: entries)
+        let pending = try submit(entries, awaitedAtOnce: true)
         try await pending.durable()
         return pending.positions
     }
@@ -104,12 +104,17 @@ public final class SegmentLog: Sendable {
     /// waiting; await ``PendingAppend/durable()`` before relying on them. Positions follow the
     /// order of calls.
     public func beginAppend(contentsOf entries: [LogEntry]) throws -> PendingAppend {
+        try submit(entries, awaitedAtOnce: false)
+    }
+
+    private func submit(_ entries: [LogEntry], awaitedAtOnce: Bool) throws -> PendingAppend {
         precondition(!entries.isEmpty, "append needs at least one entry")
         for entry in entries where entry.payload.count > configuration.recordBytesMax {
             throw SegmentLogError.recordTooLarge(bytes: entry.payload.count, max: configuration.recordBytesMax)
         }
         let threshold = configuration.compression.lz4Threshold(committing: { committer.isCommitting })
-        return try committer.submit(entries.map { PreparedPayload($0, compressionThreshold: threshold) })
+        return try committer.submit(entries.map { PreparedPayload($0, compressionThreshold: threshold) },
+                                    awaitedAtOnce: awaitedAtOnce)
     }
 
     /// The position of the last record written to the operating system (acknowledged under
