@@ -70,6 +70,7 @@ let package = Package(
             dependencies: [
                 "AppServiceScheduler", "SegmentLog",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

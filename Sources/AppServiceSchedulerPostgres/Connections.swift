@@ -1,4 +1,5 @@
 import Logging
+import NIOSSL
 import PostgresNIO
 
 /// A store's two connections: one its writer task commits appends on, in order; one for reads
@@ -8,7 +9,7 @@ struct Connections {
     let read: PostgresConnection
 
     static func open(_ url: PostgresDatabaseURL, logger: Logger) async throws -> Connections {
-        let configuration = configuration(url)
+        let configuration = try configuration(url)
         let write = try await connect(url, configuration, id: 1, logger: logger)
         do {
             let read = try await connect(url, configuration, id: 2, logger: logger)
@@ -19,9 +20,39 @@ struct Connections {
         }
     }
 
-    static func configuration(_ url: PostgresDatabaseURL) -> PostgresConnection.Configuration {
+    /// How to reach `url`'s server, encryption included; throws when `sslrootcert` cannot be read.
+    static func configuration(_ url: PostgresDatabaseURL) throws -> PostgresConnection.Configuration {
         PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user, password: url.password,
-                                         database: url.database, tls: .disable)
+                                         database: url.database, tls: try tls(url))
+    }
+
+    /// `sslmode` as libpq reads it: `prefer` and `require` encrypt without checking the
+    /// certificate (`require` checks it against `sslrootcert` when one is given), `verify-ca`
+    /// checks its chain, `verify-full` its chain and the host it names.
+    private static func tls(_ url: PostgresDatabaseURL) throws -> PostgresConnection.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch url.tlsMode {
+        case .disable: return .disable
+        case .prefer: tls.certificateVerification = .none
+        case .require: tls.certificateVerification = url.rootCertificatePath == nil ? .none : .noHostnameVerification
+        case .verifyCA: tls.certificateVerification = .noHostnameVerification
+        case .verifyFull: tls.certificateVerification = .fullVerification
+        }
+        if let path = url.rootCertificatePath {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+            } catch {
+                throw PostgresStoreError.tlsSetupFailed(database: url.description,
+                                                        reason: "sslrootcert \(path) is not a readable PEM file of certificates: \(error)")
+            }
+        }
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw PostgresStoreError.tlsSetupFailed(database: url.description, reason: "cannot set up TLS: \(error)")
+        }
+        return url.tlsMode == .prefer ? .prefer(context) : .require(context)
     }
 
     static func connect(_ url: PostgresDatabaseURL, _ configuration: PostgresConnection.Configuration, id: Int,

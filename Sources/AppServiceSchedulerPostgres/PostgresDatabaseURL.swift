@@ -1,14 +1,16 @@
 import Foundation
 
-/// Where a ``PostgresRecordStore`` keeps its records: `postgres://USER:PASSWORD@HOST:PORT/DB`.
+/// Where a ``PostgresRecordStore`` keeps its records:
+/// `postgres://USER:PASSWORD@HOST:PORT/DB`, optionally with libpq's `sslmode` and `sslrootcert`
+/// parameters (``TLSMode``; the default is `prefer`, as libpq's).
 ///
 /// The password is kept for connecting and never shown: ``description`` (used in every error
 /// message) leaves it out.
 ///
 /// ```swift
 /// // fragment
-/// let url = try PostgresDatabaseURL("postgres://asched:secret@db.example:5432/asched")
-/// print(url)   // postgres://asched@db.example:5432/asched
+/// let url = try PostgresDatabaseURL("postgres://asched:secret@db.example:5432/asched?sslmode=verify-full")
+/// print(url)   // postgres://asched@db.example:5432/asched?sslmode=verify-full
 /// ```
 public struct PostgresDatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// The role to connect as.
@@ -21,6 +23,26 @@ public struct PostgresDatabaseURL: Sendable, Equatable, CustomStringConvertible 
     public let port: Int
     /// The database holding the store's tables.
     public let database: String
+    /// Whether and how the connections are encrypted (`sslmode`).
+    public let tlsMode: TLSMode
+    /// The PEM file of the certificate authorities the server's certificate must chain to
+    /// (`sslrootcert`); nil trusts the system's. With `require`, it makes the mode `verify-ca`, as
+    /// in libpq.
+    public let rootCertificatePath: String?
+
+    /// libpq's `sslmode` values that asched implements.
+    public enum TLSMode: String, Sendable, CaseIterable {
+        /// Plain connections.
+        case disable
+        /// Encrypted when the server offers it, plain otherwise; the certificate is not checked.
+        case prefer
+        /// Encrypted, or no connection; the certificate is not checked (unless `sslrootcert` is given).
+        case require
+        /// Encrypted, the certificate chaining to a trusted authority.
+        case verifyCA = "verify-ca"
+        /// Encrypted, the certificate chaining to a trusted authority and naming the URL's host.
+        case verifyFull = "verify-full"
+    }
 
     /// Parses `url`. Throws ``PostgresStoreError/invalidURL(reason:)`` for anything but
     /// `postgres://` or `postgresql://` with a user, a host and a database; the message never
@@ -41,31 +63,54 @@ public struct PostgresDatabaseURL: Sendable, Equatable, CustomStringConvertible 
         guard !database.isEmpty, !database.contains("/") else {
             throw PostgresStoreError.invalidURL(reason: "it names no database (postgres://USER:PASSWORD@HOST:PORT/DB)")
         }
-        if let parameter = components.queryItems?.first {
-            // Silently connecting without TLS when the URL asked for it would be worse than refusing.
-            throw PostgresStoreError.invalidURL(reason:
-                "it has the parameter \"\(parameter.name)\"; none is supported yet (connections are not encrypted: "
-                    + "use a loopback or otherwise trusted network)")
+        var tlsMode = TLSMode.prefer
+        var rootCertificatePath: String?
+        for item in components.queryItems ?? [] {
+            switch item.name {
+            case "sslmode":
+                guard let mode = item.value.flatMap(TLSMode.init(rawValue:)) else {
+                    throw PostgresStoreError.invalidURL(reason: "its sslmode \"\(item.value ?? "")\" is not one of "
+                                                            + TLSMode.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                tlsMode = mode
+            case "sslrootcert":
+                guard let path = item.value, !path.isEmpty else {
+                    throw PostgresStoreError.invalidURL(reason: "its sslrootcert is empty; give the path of a PEM file")
+                }
+                rootCertificatePath = path
+            default:
+                // Silently ignoring a parameter (a client certificate, say) would connect other than asked.
+                throw PostgresStoreError.invalidURL(reason: "it has the parameter \"\(item.name)\"; asched reads only sslmode "
+                                                        + "and sslrootcert")
+            }
         }
         guard let port = components.port ?? 5432 as Int?, (1...65_535).contains(port) else {
             throw PostgresStoreError.invalidURL(reason: "its port is not in 1...65535")
         }
-        self.init(user: user, password: components.password, host: host, port: port, database: database)
+        self.init(user: user, password: components.password, host: host, port: port, database: database, tlsMode: tlsMode,
+                  rootCertificatePath: rootCertificatePath)
     }
 
     /// A URL from its parts.
-    public init(user: String, password: String?, host: String, port: Int = 5432, database: String) {
+    public init(user: String, password: String?, host: String, port: Int = 5432, database: String, tlsMode: TLSMode = .prefer,
+                rootCertificatePath: String? = nil) {
         precondition((1...65_535).contains(port), "port \(port) is not in 1...65535")
         self.user = user
         self.password = password
         self.host = host
         self.port = port
         self.database = database
+        self.tlsMode = tlsMode
+        self.rootCertificatePath = rootCertificatePath
     }
 
-    /// The URL without the password: safe for logs and error messages.
+    /// The URL without the password: safe for logs and error messages. Its parameters are
+    /// shown when they differ from the defaults.
     public var description: String {
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return "postgres://\(user)@\(host):\(port)/\(database)"
+        var parameters: [String] = []
+        if tlsMode != .prefer { parameters.append("sslmode=\(tlsMode.rawValue)") }
+        if let rootCertificatePath { parameters.append("sslrootcert=\(rootCertificatePath)") }
+        return "postgres://\(user)@\(host):\(port)/\(database)" + (parameters.isEmpty ? "" : "?" + parameters.joined(separator: "&"))
     }
 }

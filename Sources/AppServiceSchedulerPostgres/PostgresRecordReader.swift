@@ -30,7 +30,7 @@ public final class PostgresRecordReader {
     /// store's tables), the replay floor and the lease. Writes nothing.
     public init(url: PostgresDatabaseURL) throws {
         self.url = url
-        connection = try Connections.connect(url, Connections.configuration(url), id: 4,
+        connection = try Connections.connect(url, try Connections.configuration(url), id: 4,
                                              on: PostgresConnection.defaultEventLoopGroup.any(), logger: logger).wait()
         do {
             let tables = try Self.query(connection, url, "SELECT to_regclass('asched_schema') IS NOT NULL", logger: logger,

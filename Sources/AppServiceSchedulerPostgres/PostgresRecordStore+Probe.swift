@@ -25,8 +25,7 @@ extension PostgresRecordStore {
     /// The writer lease's epoch, holder and address, on a new connection, within `timeout`.
     static func readLease(url: PostgresDatabaseURL, timeout: Duration, logger: Logger) async throws
         -> (epoch: Int64, holder: String, address: String) {
-        var configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
-                                                             password: url.password, database: url.database, tls: .disable)
+        var configuration = try Connections.configuration(url)
         configuration.options.connectTimeout = TimeAmount(timeout)
         let connection: PostgresConnection
         do {

@@ -293,7 +293,7 @@ public final class PostgresRecordStore: RecordStore {
                 """, logger: logger).get().rows
             return !rows.isEmpty
         } catch {
-            if ConnectionLost(error) != nil, let connection = try? await Connections.connect(url, Connections.configuration(url), id: 2,
+            if ConnectionLost(error) != nil, let connection = try? await Connections.connect(url, try Connections.configuration(url), id: 2,
                                                                                              logger: logger) {
                 let lost = readConnection.withLock { current in
                     defer { current = connection }
@@ -411,7 +411,7 @@ public final class PostgresRecordStore: RecordStore {
     /// A new write connection in place of the lost one; when none can be had, the lost one
     /// stays, and the next commit's failure says so again.
     private func reconnectWriter() async {
-        guard let connection = try? await Connections.connect(url, Connections.configuration(url), id: 1, logger: logger) else { return }
+        guard let connection = try? await Connections.connect(url, try Connections.configuration(url), id: 1, logger: logger) else { return }
         let lost = writeConnection.withLock { current in
             defer { current = connection }
             return current
@@ -520,7 +520,7 @@ public final class PostgresRecordStore: RecordStore {
         }
         // The connection was lost (the database restarted, say): once more on a new one.
         do {
-            let connection = try Connections.connect(url, Connections.configuration(url), id: 2, on: eventLoop, logger: logger).wait()
+            let connection = try Connections.connect(url, try Connections.configuration(url), id: 2, on: eventLoop, logger: logger).wait()
             let lost = readConnection.withLock { current in
                 defer { current = connection }
                 return current

@@ -7,6 +7,8 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
     case invalidURL(reason: String)
     /// The server could not be reached or refused the login.
     case connectionFailed(database: String, reason: String)
+    /// The TLS the URL asks for (`sslmode`, `sslrootcert`) cannot be set up on this side.
+    case tlsSetupFailed(database: String, reason: String)
     /// The database was set up by a newer release, whose tables this one cannot read.
     case newerSchema(database: String, version: Int, supportedVersion: Int)
     /// Another store opened the database since this one did, taking the writer lease: the
@@ -27,6 +29,8 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
             "the database URL cannot be used: \(reason)"
         case .connectionFailed(let database, let reason):
             "cannot connect to \(database): \(reason); check that the server runs and the URL's user and password"
+        case .tlsSetupFailed(let database, let reason):
+            "cannot connect to \(database): \(reason)"
         case .newerSchema(let database, let version, let supportedVersion):
             "\(database) holds schema version \(version) (asched_schema), written by a newer release; this one reads "
                 + "versions up to \(supportedVersion): upgrade asched, or point it at another database"

@@ -82,7 +82,7 @@ struct DaemonConfigurationDatabaseTests {
         ("mysql://asched:db_secret_value@db/queue", "it is not of the form postgres://USER:PASSWORD@HOST:PORT/DB"),
         ("postgres://db_secret_value@/queue", "it names no host"),
         ("postgres://asched:db_secret_value@db.example:5432/", "it names no database"),
-        ("postgres://asched:db_secret_value@db.example:5432/queue?sslmode=require", "it has the parameter \"sslmode\""),
+        ("postgres://asched:db_secret_value@db.example:5432/queue?sslmode=on", "its sslmode \"on\" is not one of"),
     ])
     func aBadURLIsNamedWithoutItsPassword(url: String, reason: String) {
         let fromFile = errorText { _ = try parse("database_url: '\(url)'") }

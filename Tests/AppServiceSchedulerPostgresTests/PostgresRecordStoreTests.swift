@@ -151,9 +151,23 @@ import Testing
         #expect(url.password == "s3cret!" && url.port == 6543 && url.database == "scheduler" && url.host == "db.example")
         #expect(url.description == "postgres://asched@db.example:6543/scheduler")
         #expect(try PostgresDatabaseURL("postgresql://u@[::1]/d").description == "postgres://u@[::1]:5432/d")
-        for bad in ["mysql://u:s3cret@h/d", "postgres://h/d", "postgres://u:s3cret@h", "postgres://u:s3cret@h/d?sslmode=require"] {
+        for bad in ["mysql://u:s3cret@h/d", "postgres://h/d", "postgres://u:s3cret@h", "postgres://u:s3cret@h/d?sslmode=allow",
+                    "postgres://u:s3cret@h/d?sslcert=client.pem", "postgres://u:s3cret@h/d?sslrootcert="] {
             let error = #expect(throws: PostgresStoreError.self) { try PostgresDatabaseURL(bad) }
             #expect(!"\(error!)".contains("s3cret"), "\(bad)")
+        }
+    }
+
+    @Test func sslmodeAndSslrootcertAreReadAsLibpqDoes() throws {
+        #expect(try PostgresDatabaseURL("postgres://u@h/d").tlsMode == .prefer, "libpq's default")
+        let url = try PostgresDatabaseURL("postgres://u:s3cret@h/d?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem")
+        #expect(url.tlsMode == .verifyFull && url.rootCertificatePath == "/etc/ssl/db-ca.pem")
+        #expect(url.description == "postgres://u@h:5432/d?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem")
+        #expect(throws: PostgresStoreError.invalidURL(reason: "its sslmode \"allow\" is not one of disable, prefer, require, verify-ca, verify-full")) {
+            try PostgresDatabaseURL("postgres://u@h/d?sslmode=allow")
+        }
+        #expect(throws: PostgresStoreError.invalidURL(reason: "it has the parameter \"sslcert\"; asched reads only sslmode and sslrootcert")) {
+            try PostgresDatabaseURL("postgres://u@h/d?sslcert=client.pem")
         }
     }
 }

@@ -31,6 +31,11 @@ actor PostgresTestServer {
         }
     }
 
+    /// The server's self-signed certificate (PEM), to verify it with as `sslrootcert`.
+    func certificatePath() async throws -> String {
+        try await server().get().directory + "/server.crt"
+    }
+
     /// A new, empty database, by its URL.
     func freshDatabase() async throws -> PostgresDatabaseURL {
         let server = try await server().get()
