@@ -41,6 +41,11 @@ public final class PendingAppend: Sendable {
     /// Returns once the records are durable per the log's ``SyncPolicy``; throws
     /// ``SegmentLogError/writerFailed(cause:)`` if the write or sync failed. Not cancellable:
     /// the write happens either way.
+    ///
+    /// When the log has a lone appender (its last commits each held one append, nothing else
+    /// appended meanwhile), the write and `fdatasync` run here, on the caller's thread, which
+    /// they block for their duration (about 100 µs on an SSD-backed VM); concurrent appenders'
+    /// batches are committed on the log's own thread.
     public func durable() async throws {
         if result == nil { committer.commitOnAppenderThread(self) }
         // Committed on this thread: no continuation, no hop back to the caller's executor.
