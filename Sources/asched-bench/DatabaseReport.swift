@@ -129,7 +129,7 @@ struct DatabaseReport {
     private func table(server: PostgresServer) async throws {
         let database = "bench_table"
         let url = try server.createDatabase(database)
-        let samples = Mutex<[(seconds: Double, bytes: Int, rows: Int)]>([])
+        let samples = Mutex<[(seconds: Double, bytes: Int, rows: Int, dead: Int, vacuums: Int)]>([])
         let seconds = tableSeconds
         var run = IngestRun(mode: .events, directory: directory + "/table", requests: 100_000_000,
                             daemon: .postgres(binary: binary, url: url, instances: instances), offeredRate: steadyRate)
@@ -137,20 +137,30 @@ struct DatabaseReport {
             let started = ContinuousClock.now
             while ContinuousClock.now < started + .seconds(seconds) {
                 try await Task.sleep(for: .seconds(5))
-                let fields = try server.query("SELECT pg_total_relation_size('asched_records'), count(*) FROM asched_records", database: database)
-                    .split(separator: "|").compactMap { Int($0) }
-                guard fields.count == 2 else { throw AschedProcess.Failure(description: "psql printed \(fields)") }
-                samples.withLock { $0.append((EndToEnd.seconds(ContinuousClock.now - started), fields[0], fields[1])) }
+                // The dead rows and autovacuum's passes (statistics, a little behind) tell the space
+                // a DELETE left for reuse from growth.
+                let fields = try server.query("""
+                    SELECT pg_total_relation_size('asched_records'), (SELECT count(*) FROM asched_records), n_dead_tup, autovacuum_count
+                    FROM pg_stat_user_tables WHERE relname = 'asched_records'
+                    """, database: database).split(separator: "|").compactMap { Int($0) }
+                guard fields.count == 4 else { throw AschedProcess.Failure(description: "psql printed \(fields)") }
+                samples.withLock { $0.append((EndToEnd.seconds(ContinuousClock.now - started), fields[0], fields[1], fields[2], fields[3])) }
             }
         }
         let result = try await run.run()
+        // Which records the last compaction kept, and how old the oldest are: what a growing
+        // remainder is made of.
+        let kept = try server.query("""
+            SELECT type, count(*), min(position), max(position) FROM asched_records GROUP BY type ORDER BY type
+            """, database: database).split(separator: "\n").joined(separator: "; ")
         try server.dropDatabase(database)
         let taken = samples.withLock { $0 }
         let half = taken.count / 2
         func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
         print("records table under steady load: \(instances) instances, /events offered at \(steadyRate) events/s for \(seconds) s "
-              + "(\(Int(result.eventsPerSecond)) events/s delivered); every 5 s, seconds: size, rows")
-        print("  " + taken.map { "\(Int($0.seconds)): \(mebibytes($0.bytes)), \($0.rows)" }.joined(separator: "; "))
+              + "(\(Int(result.eventsPerSecond)) events/s delivered); every 5 s, seconds: size, rows, dead rows, autovacuum passes")
+        print("  " + taken.map { "\(Int($0.seconds)): \(mebibytes($0.bytes)), \($0.rows), \($0.dead), \($0.vacuums)" }.joined(separator: "; "))
+        print("  rows at the end (the daemon stopped), by record type: type|rows|oldest position|newest position: \(kept)")
         print("| records table | first | median | max | median, first half | median, second half |")
         print("|---|---|---|---|---|---|")
         for (label, values) in [("size", taken.map(\.bytes)), ("rows", taken.map(\.rows))] {
