@@ -4,7 +4,7 @@ import ServiceLifecycle
 
 /// Stops the daemon once its store lost the database's writer lease (another instance took it,
 /// or it expired before a renewal got through: the database refuses this instance's writes from
-/// then on): the instance steps down, and its supervisor starts it again as a standby. The store
+/// then on): the instance steps down, and `asched serve` goes on as a standby. The store
 /// renews the lease itself, from the moment it opened, so a long replay does not let it lapse.
 ///
 /// With `stepDown`, it hands the error over and waits for the graceful shutdown `stepDown` starts,
@@ -23,8 +23,7 @@ struct LeaseKeeper: Service {
 
     func run() async throws {
         guard let error = await cancelWhenGracefulShutdown({ await store.leaseLost() }) else { return }
-        let lost = LeaseLost(description: "this instance (\(instanceName)) lost the writer lease: \(error); stepping down "
-                             + "(start it again to serve as a standby)")
+        let lost = LeaseLost(description: "this instance (\(instanceName)) lost the writer lease: \(error); stepping down")
         logger.error("\(lost)")
         guard let stepDown else { throw lost }
         await stepDown(lost)

@@ -57,8 +57,9 @@ package actor RegistrationReloader {
         self.environment = environment
     }
 
+    /// Makes the daemon just built the one reloads work on: `asched serve` builds a new one each
+    /// time it takes the writer lease again after stepping down.
     func attach(configuration: DaemonConfiguration, registrations: Registrations, scheduler: AppServiceScheduler, logger: Logger) {
-        precondition(target == nil, "a RegistrationReloader serves one daemon")
         target = Target(configuration: configuration, registrations: registrations, scheduler: scheduler, logger: logger)
     }
 

@@ -265,18 +265,22 @@ public final class PostgresRecordStore: RecordStore {
         while true {
             try? await Task.sleep(for: duration / 3)
             if Task.isCancelled { return }
+            let loss: PostgresStoreError
             do {
                 if try await renewLease(for: duration) {
                     lastRenewal = ContinuousClock.now
                     continue
                 }
+                loss = fenced(table: Self.leaseTable)
             } catch {
                 guard ContinuousClock.now - lastRenewal >= duration else {
                     logger.warning("cannot renew the writer lease yet", metadata: ["database": "\(url)", "reason": "\(error)"])
                     continue
                 }
+                loss = stopWriting(.leaseUnrenewed(database: url.description, epoch: epoch, duration: "\(duration)",
+                                                   reason: "\(error)"))
             }
-            leaseLossContinuation.yield(fenced(table: Self.leaseTable))
+            leaseLossContinuation.yield(loss)
             return
         }
     }
@@ -566,9 +570,15 @@ public final class PostgresRecordStore: RecordStore {
 
     /// The lease moved to another store: this one stops writing for good.
     private func fenced(table: String) -> PostgresStoreError {
-        let error = PostgresStoreError.fenced(database: url.description, table: table, epoch: epoch)
-        state.withLock { $0.failure = $0.failure ?? error }
-        return error
+        stopWriting(.fenced(database: url.description, table: table, epoch: epoch))
+    }
+
+    /// Every later write fails with the first such `error`, which it returns.
+    private func stopWriting(_ error: PostgresStoreError) -> PostgresStoreError {
+        state.withLock { state in
+            state.failure = state.failure ?? error
+            return state.failure!
+        }
     }
 
     private func statementFailed(_ error: any Error, table: String, operation: String) -> PostgresStoreError {

@@ -14,6 +14,10 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
     /// Another store opened the database since this one did, taking the writer lease: the
     /// database refused this store's write, and every later one.
     case fenced(database: String, table: String, epoch: Int64)
+    /// The store could not renew its writer lease for the lease's whole `duration` (the
+    /// database did not answer, or this process was paused): another store may hold it now, so
+    /// this one writes nothing more.
+    case leaseUnrenewed(database: String, epoch: Int64, duration: String, reason: String)
     /// A statement failed.
     case statementFailed(database: String, table: String, operation: String, reason: String)
     /// A record the caller expects is not in the table.
@@ -37,6 +41,9 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
         case .fenced(let database, let table, let epoch):
             "\(database) refused a write to \(table): another store took the writer lease after this one's "
                 + "(epoch \(epoch)), and only one store writes to a database; this store writes nothing more, reopen it to write again"
+        case .leaseUnrenewed(let database, let epoch, let duration, let reason):
+            "the writer lease (epoch \(epoch)) on \(database) went unrenewed for \(duration), its whole duration (\(reason)); "
+                + "another store may hold it now, so this store writes nothing more: reopen it to write again"
         case .statementFailed(let database, let table, let operation, let reason):
             "\(operation) on \(table) in \(database) failed: \(reason)"
         case .recordMissing(let database, let table, let position):

@@ -26,9 +26,10 @@ struct ServeCommand: AsyncParsableCommand {
             delivers; another started with the same database serves as a standby: it forwards
             every request to the active instance and answers with its answer (GET /healthz is
             503 "standby", so a load balancer may skip it), and takes over once the lease
-            expires. An instance that lost its lease exits with an error: its supervisor
-            restarts it as a standby. One started while the database does not answer waits as
-            a standby (requests get a retryable 503) until it does.
+            expires. An instance that lost its lease (paused, or cut off from the database
+            past it) shuts down its daemon as SIGTERM would and stands by again. One started
+            while the database does not answer waits as a standby (requests get a retryable
+            503) until it does.
 
             With tls_certificate and tls_key, listen serves HTTPS. GET /healthz needs no
             token; metrics_listen serves /metrics without one on its own address. The
@@ -57,7 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        let configuration = try DaemonConfiguration.load(path: config)
+        var configuration = try DaemonConfiguration.load(path: config)
         var logger = Logger(label: "asched")
         logger.logLevel = logLevel
         if let database = configuration.databaseURL {
@@ -72,6 +73,22 @@ struct ServeCommand: AsyncParsableCommand {
         let reloader = RegistrationReloader()
         let hangups = Self.reloadOnHangup(reloader)
         defer { hangups.cancel() }
+        // An instance that lost the writer lease (paused, cut off from the database past the
+        // lease) stepped down gracefully: it stands by again, and takes over once it can.
+        while try await serve(configuration: configuration, reloader: reloader, logger: logger) {
+            logger.warning("stepped down: serving as a standby until the writer lease is free again")
+            // The file as it is now, as a restart would read it (registrations a SIGHUP put in force included).
+            do {
+                configuration = try DaemonConfiguration.load(path: config)
+            } catch {
+                logger.error("the configuration file does not load; going on with the one in force", metadata: ["reason": "\(error)"])
+            }
+        }
+    }
+
+    /// Runs the daemon until SIGTERM or SIGINT (false), or until it lost the database's writer
+    /// lease and stepped down (true). With a database, first waits as a standby for the lease.
+    private func serve(configuration: DaemonConfiguration, reloader: RegistrationReloader, logger: Logger) async throws -> Bool {
         let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
         var store: PostgresRecordStore?
         if configuration.databaseURL != nil {
@@ -79,7 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("listening as a standby", metadata: ["address": "\(configuration.listenHost):\(port)", "scheme": "\(scheme)"])
             })
             // SIGTERM or SIGINT while a standby: nothing was written, nothing to close.
-            guard store != nil else { return }
+            guard store != nil else { return false }
         }
         let stepDown = StepDown()
         let app = try await Daemon.buildApplication(
@@ -94,7 +111,7 @@ struct ServeCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         await stepDown.attach(group)
         try await group.run()
-        if let error = await stepDown.error { throw error }
+        return await stepDown.error != nil
     }
 
     /// Installed before the server listens, so a SIGHUP sent once it does never meets the

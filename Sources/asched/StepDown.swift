@@ -2,8 +2,8 @@ import ServiceLifecycle
 
 /// How `asched serve` steps down once it lost the database's writer lease: it shuts the daemon
 /// down as SIGTERM does (requests under way answered, connections closed, the scheduler closed),
-/// then exits with the error, so that its supervisor starts it again as a standby. Cancelling the
-/// services instead would tear down connections with requests on them.
+/// then serves as a standby again. Cancelling the services instead would tear down connections
+/// with requests on them.
 actor StepDown {
     /// Why the daemon stepped down; nil while it has not.
     private(set) var error: (any Error)?
