@@ -22,8 +22,8 @@ import Testing
         #expect(try directory.readAll().map(\.payload) == (1...50).map { Array("record \($0)".utf8) })
     }
 
-    /// After a lone phase, 64 concurrent appenders still share syncs, and each appender's
-    /// records are in the log in the order it appended them.
+    /// After a lone phase, 64 concurrent appenders still share syncs (on the real disk), and each
+    /// appender's records are in the log in the order it appended them.
     @Test(arguments: TestDisk.allCases)
     func appendersJoiningALoneOneShareSyncs(disk: TestDisk) async throws {
         let directory = TestDirectory(disk)
@@ -49,7 +49,12 @@ import Testing
         try await log.close()
         #expect(positions.allSatisfy { $0 == $0.sorted() })
         #expect(Set(positions.joined()).count == appenders * perAppender)
-        #expect(syncsTogether < appenders * perAppender / 4, "\(syncsTogether) syncs for \(appenders * perAppender) appends")
+        // A simulated sync takes no time, so whether appenders arrive while one is under way is
+        // up to the scheduler (a loaded run saw 257 syncs for 640 appends); a real one takes
+        // long enough that they do, unless commits were serialized one append at a time.
+        if disk == .real {
+            #expect(syncsTogether < appenders * perAppender / 4, "\(syncsTogether) syncs for \(appenders * perAppender) appends")
+        }
         var order: [String: [Int]] = [:]
         for record in try directory.readAll().dropFirst(10) {
             let parts = String(decoding: record.payload, as: UTF8.self).split(separator: ":")
