@@ -25,7 +25,7 @@ enum RelayAuthentication {
     static func registration(for request: Request, context: some RequestContext,
                              in registrations: Registrations) throws(HTTPAPIError) -> Registration {
         let rawID = context.parameters.get("id") ?? ""
-        guard let registration = registrations[rawID.removingPercentEncoding ?? rawID] else {
+        guard let registration = registrations[decoded(rawID)] else {
             throw .unrecognized(request.method, request.uri.path)
         }
         try check(request, against: registration)
@@ -52,6 +52,14 @@ enum RelayAuthentication {
             }
         }
         return nil
+    }
+
+    /// A path segment percent-decoded, as it was before the homeserver escaped it. Foundation's
+    /// decoding runs only for a segment that has an escape: the relay decodes two per
+    /// transaction, and most have none.
+    static func decoded(_ segment: String) -> String {
+        guard segment.utf8.contains(UInt8(ascii: "%")) else { return segment }
+        return segment.removingPercentEncoding ?? segment
     }
 
     /// `query` without its `access_token` fields, the others kept byte for byte and in order;

@@ -41,11 +41,11 @@ struct RelayController<Context: RequestContext> {
     @Sendable func transaction(_ request: Request, context: Context) async throws -> Response {
         let service = try RelayAuthentication.registration(for: request, context: context, in: registrations).id
         let rawTransactionID = try context.parameters.require("txnId")
-        let transactionID = rawTransactionID.removingPercentEncoding ?? rawTransactionID
+        let transactionID = RelayAuthentication.decoded(rawTransactionID)
         var reservedBytes = 0
         defer { budget.release(reservedBytes) }
         let body = try await readBody(of: request, reservedBytes: &reservedBytes)
-        let transaction = try RelayTransactionBody.transaction(try RequestJSON.document(parsing: Array(body)), transactionID: transactionID)
+        let transaction = try RelayTransactionBody.transaction(try RequestJSON.document(parsing: body), transactionID: transactionID)
         let outcome: RelayOutcome
         do {
             outcome = try await scheduler.relay(transaction, for: service, itemsAreJSONObjects: true)
@@ -65,12 +65,13 @@ struct RelayController<Context: RequestContext> {
     /// The body, read within ``bodyBytesMax`` (413 past it) and the ``budget`` (503 past it),
     /// reserving the declared length at once and anything beyond it as it arrives; the caller
     /// releases `reservedBytes`.
-    private func readBody(of request: Request, reservedBytes: inout Int) async throws -> Data {
+    private func readBody(of request: Request, reservedBytes: inout Int) async throws -> [UInt8] {
         // A length that is not a count (negative, say) is as good as none: the body is read within the limits anyway.
         let declaredBytes = request.headers[.contentLength].flatMap { UInt($0) }.flatMap { Int(exactly: $0) }
         if let declaredBytes, declaredBytes > bodyBytesMax { throw tooLarge() }
         try reserve(declaredBytes ?? 0, adding: &reservedBytes)
-        var body = Data(capacity: declaredBytes ?? 0)
+        var body: [UInt8] = []
+        body.reserveCapacity(declaredBytes ?? 0)
         for try await chunk in request.body {
             guard chunk.readableBytes <= bodyBytesMax - body.count else { throw tooLarge() }
             let bytes = body.count + chunk.readableBytes

@@ -285,6 +285,23 @@ struct RelayHarness: Sendable {
         try await harness.tearDown()
     }
 
+    /// The transaction id is the path segment percent-decoded: the same id escaped or not is one
+    /// transaction, and it is stored decoded.
+    @Test func anEscapedTransactionIDIsTheDecodedOne() async throws {
+        let harness = try await Harness.make()
+        try await harness.run { client in
+            let escaped = try await Harness.relay(client, txnID: "m%2E1", body: Harness.transaction([Harness.event("$a", age: 10)]))
+            #expect(escaped.status == .ok)
+            try await Harness.waitUntilSettled(client, completed: 1)
+            let plain = try await Harness.relay(client, txnID: "m.1", body: Harness.transaction([Harness.event("$a", age: 20)]))
+            #expect(plain.status == .ok)
+            let status = try await Harness.services(client)["bridge"] ?? [:]
+            #expect(status["relay_transactions_deduplicated"] as? Int == 1)
+        }
+        #expect(try harness.relayedTransactionIDs() == ["m.1"])
+        try await harness.tearDown()
+    }
+
     /// A retry with the same event ids but rebuilt bytes (`unsigned.age` recomputed, as Synapse
     /// does) writes nothing, on the current and the legacy path, and is counted as a duplicate.
     @Test func aRetryWithRebuiltBytesIsDeduplicated() async throws {
