@@ -31,37 +31,22 @@ import Testing
         for index in 0..<10 { _ = try await log.append(type: 1, payload: Array("lone:\(index)".utf8)) }
         let syncsAlone = log.statistics.syncs
         #expect(syncsAlone == 10)
-        let appenders = 64
-        let perAppender = 10
-        let positions = try await withThrowingTaskGroup(of: [LogPosition].self) { group in
-            for appender in 0..<appenders {
-                group.addTask {
-                    var mine: [LogPosition] = []
-                    for index in 0..<perAppender {
-                        mine.append(try await log.append(type: 1, payload: Array("\(appender):\(index)".utf8)))
-                    }
-                    return mine
-                }
-            }
-            return try await group.reduce(into: [[LogPosition]]()) { $0.append($1) }
-        }
+        let appenders = ConcurrentAppenders(count: 64, perAppender: 10)
+        let appends = appenders.count * appenders.perAppender
+        let positions = try await appenders.append(to: log)
         let syncsTogether = log.statistics.syncs - syncsAlone
         try await log.close()
         #expect(positions.allSatisfy { $0 == $0.sorted() })
-        #expect(Set(positions.joined()).count == appenders * perAppender)
+        #expect(Set(positions.joined()).count == appends)
         // A simulated sync takes no time, so whether appenders arrive while one is under way is
         // up to the scheduler (a loaded run saw 257 syncs for 640 appends); a real one takes
         // long enough that they do, unless commits were serialized one append at a time.
         if disk == .real {
-            #expect(syncsTogether < appenders * perAppender / 4, "\(syncsTogether) syncs for \(appenders * perAppender) appends")
+            #expect(syncsTogether < appends / 4, "\(syncsTogether) syncs for \(appends) appends")
         }
-        var order: [String: [Int]] = [:]
-        for record in try directory.readAll().dropFirst(10) {
-            let parts = String(decoding: record.payload, as: UTF8.self).split(separator: ":")
-            order[String(parts[0]), default: []].append(Int(parts[1])!)
-        }
-        #expect(order.count == appenders)
-        #expect(order.values.allSatisfy { $0 == Array(0..<perAppender) })
+        let order = ConcurrentAppenders.numbersByAppender(in: try directory.readAll().dropFirst(10))
+        #expect(order.count == appenders.count)
+        #expect(order.values.allSatisfy { $0 == Array(0..<appenders.perAppender) })
     }
 
     /// An append nobody awaits is still written: `beginAppend` schedules its commit.

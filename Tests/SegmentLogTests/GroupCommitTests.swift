@@ -9,32 +9,16 @@ import Testing
     func concurrentAppendersShareSyncs(disk: TestDisk) async throws {
         let directory = TestDirectory(disk)
         let log = try directory.open(segmentSizeBytes: 1 << 20)
-        let appenders = 64
-        let perAppender = 20
-        let positions = try await withThrowingTaskGroup(of: [LogPosition].self) { group in
-            for appender in 0..<appenders {
-                group.addTask {
-                    var mine: [LogPosition] = []
-                    for index in 0..<perAppender {
-                        mine.append(try await log.append(type: 1, payload: Array("\(appender):\(index)".utf8)))
-                    }
-                    return mine
-                }
-            }
-            return try await group.reduce(into: []) { $0 += $1 }
-        }
+        let appenders = ConcurrentAppenders(count: 64, perAppender: 20)
+        let appends = appenders.count * appenders.perAppender
+        let positions = try await appenders.append(to: log).joined()
         let statistics = log.statistics
         try await log.close()
-        #expect(Set(positions).count == appenders * perAppender)
-        #expect(statistics.syncs < appenders * perAppender / 2, "\(statistics.syncs) syncs for \(appenders * perAppender) appends")
+        #expect(Set(positions).count == appends)
+        #expect(statistics.syncs < appends / 2, "\(statistics.syncs) syncs for \(appends) appends")
         let records = try directory.readAll()
-        #expect(records.count == appenders * perAppender)
-        var perAppenderOrder: [String: [Int]] = [:]
-        for record in records {
-            let parts = String(decoding: record.payload, as: UTF8.self).split(separator: ":")
-            perAppenderOrder[String(parts[0]), default: []].append(Int(parts[1])!)
-        }
-        #expect(perAppenderOrder.values.allSatisfy { $0 == Array(0..<perAppender) })
+        #expect(records.count == appends)
+        #expect(ConcurrentAppenders.numbersByAppender(in: records).values.allSatisfy { $0 == Array(0..<appenders.perAppender) })
     }
 
     @Test func intervalPolicyAcknowledgesBeforeSyncAndSyncsSoonAfter() async throws {
