@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// How a standby accepts requests: it sends each on to the active instance (the writer lease's
 /// holder, at the address that instance advertised) and answers with the active instance's
@@ -31,8 +32,15 @@ final class ActiveInstanceForwarder: Sendable {
     let bodyBytesMax: Int
     let timeouts: ForwardTimeouts
 
-    init(instanceName: String, bodyBytesMax: Int, timeouts: ForwardTimeouts) {
+    /// `trustRoots` are trusted besides the system's authorities, for an active instance serving
+    /// HTTPS with this deployment's own certificate.
+    init(instanceName: String, bodyBytesMax: Int, timeouts: ForwardTimeouts, trustRoots: [NIOSSLCertificate] = []) {
         var configuration = HTTPClient.Configuration()
+        if !trustRoots.isEmpty {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.certificates(trustRoots)]
+            configuration.tlsConfiguration = tls
+        }
         configuration.timeout = .init(connect: timeouts.connect.timeAmount)
         // An active instance that died refuses connections: the client gets its 503 at once
         // and tries again (another instance, or this one once it took over).

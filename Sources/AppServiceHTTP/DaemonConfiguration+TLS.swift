@@ -49,6 +49,20 @@ extension DaemonConfiguration {
         return configuration
     }
 
+    /// The certificates of ``tlsCertificatePath``, which a standby trusts (beside the system's
+    /// authorities) when it forwards to the active instance over HTTPS: instances of one
+    /// deployment serve the same certificate, or ones of the same private authority, whose
+    /// chain the file then holds. Empty without HTTPS.
+    package func peerTrustRoots() throws(ConfigurationError) -> [NIOSSLCertificate] {
+        guard let certificatePath = tlsCertificatePath else { return [] }
+        let bytes = try pemBytes(certificatePath, key: ConfigurationKey.tlsCertificate.name)
+        do {
+            return try NIOSSLCertificate.fromPEMBytes(bytes)
+        } catch {
+            throw tlsError(ConfigurationKey.tlsCertificate.name, "\(certificatePath) is not a PEM certificate (\(error))")
+        }
+    }
+
     private func pemBytes(_ path: String, key: String) throws(ConfigurationError) -> [UInt8] {
         do {
             return Array(try Data(contentsOf: URL(fileURLWithPath: path)))

@@ -42,7 +42,8 @@ package enum Standby {
         }
         let forwarder = ActiveInstanceForwarder(instanceName: configuration.instanceName,
                                                 bodyBytesMax: max(configuration.bodyBytesMax, configuration.relayBodyBytesMax),
-                                                timeouts: ForwardTimeouts(connect: .seconds(2)))
+                                                timeouts: ForwardTimeouts(connect: .seconds(2)),
+                                                trustRoots: try configuration.peerTrustRoots())
         let app = application(configuration: configuration, status: status, forwarder: forwarder, logger: logger,
                               onServerRunning: onServerRunning)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

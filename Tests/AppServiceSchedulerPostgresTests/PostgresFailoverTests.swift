@@ -22,16 +22,23 @@ import Testing
 
         let process: Process
         let port: Int
+        /// `https` when the instance serves TLS.
+        let scheme: String
         private let output = Output()
 
-        init(database: PostgresDatabaseURL, name: String, applicationService: Int) throws {
+        /// With `tls` (a certificate and its key), `listen` serves HTTPS.
+        init(database: PostgresDatabaseURL, name: String, applicationService: Int,
+             tls: (certificate: String, key: String)? = nil) throws {
             let directory = FileManager.default.temporaryDirectory.path + "/asched-postgres-failover/" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try PostgresDaemon.registration.replacingOccurrences(of: "http://127.0.0.1:9/", with: "http://127.0.0.1:\(applicationService)/")
                 .write(toFile: directory + "/bridge.yaml", atomically: true, encoding: .utf8)
             // A fixed port, as in production: a standby's server hands it over to the active one's.
-            try "listen: 127.0.0.1:\(try Self.freePort())\ninstance_name: \(name)\nbackoff_initial: 100ms\nbackoff_max: 200ms\nregistrations: [bridge.yaml]\n"
+            let https = tls.map { "tls_certificate: \($0.certificate)\ntls_key: \($0.key)\n" } ?? ""
+            try ("listen: 127.0.0.1:\(try Self.freePort())\ninstance_name: \(name)\nbackoff_initial: 100ms\nbackoff_max: 200ms\n"
+                 + "registrations: [bridge.yaml]\n" + https)
                 .write(toFile: directory + "/asched.yaml", atomically: true, encoding: .utf8)
+            scheme = tls == nil ? "http" : "https"
             process = Process()
             process.executableURL = PostgresCommandTests.aschedPath
             process.arguments = ["serve", "--config", directory + "/asched.yaml"]
@@ -97,7 +104,7 @@ import Testing
 
         private func request(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String?,
                              headers: [(String, String)] = []) async throws -> (status: Int, json: [String: Any]) {
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            var request = HTTPClientRequest(url: "\(scheme)://127.0.0.1:\(port)\(path)")
             request.method = method
             request.headers.add(contentsOf: headers)
             if let body { request.body = .bytes(ByteBuffer(string: body)) }
@@ -246,6 +253,36 @@ import Testing
             try await Self.waitUntil("3 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) } == [2, 3] }
         } catch {
             Issue.record("\(error)\n\(instance.log.suffix(4000))")
+        }
+        try await client.shutdown()
+        try await service.stop()
+    }
+
+    /// Instances serving HTTPS with the deployment's own certificate (self-signed here): a
+    /// standby trusts it when it forwards.
+    @Test func aStandbyForwardsToAnActiveInstanceServingHTTPS() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        // The test server's certificate, for 127.0.0.1: the instances serve it too.
+        let certificate = try await PostgresTestServer.shared.certificatePath()
+        let tls = (certificate: certificate, key: String(certificate.dropLast("server.crt".count)) + "server.key")
+        let service = try await FailoverApplicationService.start()
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(certificateVerification: .none))
+        let instances = Mutex<[Instance]>([])
+        defer { for instance in instances.withLock({ $0 }) where instance.process.isRunning { kill(instance.process.processIdentifier, SIGKILL) } }
+        do {
+            let east = try Instance(database: url, name: "east", applicationService: service.port, tls: tls)
+            instances.withLock { $0.append(east) }
+            try await Self.waitUntil("east is active") { try await east.get(client, "/healthz").status == 200 }
+            let west = try Instance(database: url, name: "west", applicationService: service.port, tls: tls)
+            instances.withLock { $0.append(west) }
+            try await Self.waitUntil("west forwards to east") {
+                try await west.get(client, "/healthz").json["forwarding_to"] as? String == "https://127.0.0.1:\(east.port)"
+            }
+            #expect(try await west.enqueue(client, 1) == 200)
+            try await Self.waitUntil("1 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) } == [1] }
+        } catch {
+            Issue.record("\(error)")
+            for instance in instances.withLock({ $0 }) { Issue.record("the log of the instance on port \(instance.port):\n\(instance.log.suffix(4000))") }
         }
         try await client.shutdown()
         try await service.stop()
