@@ -22,8 +22,8 @@ import Testing
         #expect(try directory.readAll().map(\.payload) == (1...50).map { Array("record \($0)".utf8) })
     }
 
-    /// After a lone phase, 64 concurrent appenders still share syncs (on the real disk), and each
-    /// appender's records are in the log in the order it appended them.
+    /// After a lone phase, 64 concurrent appenders still share syncs, and each appender's
+    /// records are in the log in the order it appended them.
     @Test(arguments: TestDisk.allCases)
     func appendersJoiningALoneOneShareSyncs(disk: TestDisk) async throws {
         let directory = TestDirectory(disk)
@@ -39,11 +39,11 @@ import Testing
         #expect(positions.allSatisfy { $0 == $0.sorted() })
         #expect(Set(positions.joined()).count == appends)
         // A simulated sync takes no time, so whether appenders arrive while one is under way is
-        // up to the scheduler (a loaded run saw 257 syncs for 640 appends); a real one takes
-        // long enough that they do, unless commits were serialized one append at a time.
-        if disk == .real {
-            #expect(syncsTogether < appends / 4, "\(syncsTogether) syncs for \(appends) appends")
-        }
+        // up to the scheduler (a loaded run saw 257 syncs for 640 appends): there the bound only
+        // says the commits were not serialized one append at a time. A real one takes long
+        // enough that they do.
+        let syncsMax = disk == .real ? appends / 4 - 1 : appends - 1
+        #expect(syncsTogether <= syncsMax, "\(syncsTogether) syncs for \(appends) appends")
         let order = ConcurrentAppenders.numbersByAppender(in: try directory.readAll().dropFirst(10))
         #expect(order.count == appenders.count)
         #expect(order.values.allSatisfy { $0 == Array(0..<appenders.perAppender) })
