@@ -44,8 +44,8 @@ package enum Standby {
                                                 bodyBytesMax: max(configuration.bodyBytesMax, configuration.relayBodyBytesMax),
                                                 timeouts: ForwardTimeouts(connect: .seconds(2)),
                                                 trustRoots: try configuration.peerTrustRoots())
-        let app = application(configuration: configuration, status: status, forwarder: forwarder, logger: logger,
-                              onServerRunning: onServerRunning)
+        let app = try application(configuration: configuration, status: status, forwarder: forwarder, logger: logger,
+                                  onServerRunning: onServerRunning)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let ended = Mutex(false)
         // The server ends only on a signal: then so does the wait.
@@ -60,7 +60,11 @@ package enum Standby {
                 return nil
             }
             do {
-                if let store = try await take() {
+                // The lease is read on one connection; the heavier take (two connections and a
+                // schema transaction) only once it is free, or when it cannot be read (the
+                // database down, or no tables yet).
+                let lease = try? await PostgresRecordStore.currentLease(url: url)
+                if lease?.isFree ?? true, let store = try await take() {
                     // Forwards still waiting on the old holder end now, so the server stops at once.
                     await status.leaseMoved(to: store.epoch)
                     await group.triggerGracefulShutdown()
@@ -69,7 +73,11 @@ package enum Standby {
                     logger.info("took the writer lease", metadata: ["database": "\(url)", "epoch": "\(store.epoch)"])
                     return store
                 }
-                await status.set(try await PostgresRecordStore.currentLease(url: url))
+                if let lease {
+                    await status.set(lease)
+                } else {
+                    await status.set(try await PostgresRecordStore.currentLease(url: url))
+                }
             } catch {
                 await status.set(problem: "database unreachable: \(error)")
             }
@@ -77,11 +85,12 @@ package enum Standby {
     }
 
     private static func application(configuration: DaemonConfiguration, status: StandbyStatus, forwarder: ActiveInstanceForwarder,
-                                    logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void) -> some Service {
+                                    logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> some Service {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: StandbyResponder(status: status, forwarder: forwarder))
         var server = HTTPServerBuilder.http1()
-        if let tls = try? configuration.serverTLSConfiguration() { server = (try? .tls(.http1(), tlsConfiguration: tls)) ?? server }
+        // As the daemon does: a bad certificate or key stops the start, naming the key and the file.
+        if let tls = try configuration.serverTLSConfiguration() { server = try .tls(.http1(), tlsConfiguration: tls) }
         return Application(router: router, server: server,
                            configuration: .init(address: .hostname(configuration.listenHost, port: configuration.listenPort),
                                                 serverName: "asched"),
@@ -109,7 +118,7 @@ actor StandbyStatus {
     }
 
     /// The lease as read; nil leaves what was known.
-    func set(_ lease: (epoch: Int64, holder: String, address: String)?) {
+    func set(_ lease: (epoch: Int64, holder: String, address: String, isFree: Bool)?) {
         guard let lease else { return }
         epoch = lease.epoch
         active = lease.holder

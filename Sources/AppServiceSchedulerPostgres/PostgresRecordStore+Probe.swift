@@ -14,17 +14,18 @@ extension PostgresRecordStore {
         }
     }
 
-    /// The writer lease of the database at `url` (its epoch; its holder, an instance name; and the
-    /// address the holder advertised, empty until it listens), read on a connection of its own
-    /// within about `timeout`, taking nothing: what a standby shows and forwards to.
+    /// The writer lease of the database at `url` (its epoch; its holder, an instance name; the
+    /// address the holder advertised, empty until it listens; and whether it is free: expired,
+    /// or never taken), read on a connection of its own within about `timeout`, taking nothing:
+    /// what a standby shows, forwards to, and waits for.
     public static func currentLease(url: PostgresDatabaseURL, timeout: Duration = .seconds(3)) async throws
-        -> (epoch: Int64, holder: String, address: String) {
+        -> (epoch: Int64, holder: String, address: String, isFree: Bool) {
         try await readLease(url: url, timeout: timeout, logger: Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
-    /// The writer lease's epoch, holder and address, on a new connection, within `timeout`.
+    /// The writer lease's epoch, holder, address and whether it is free, on a new connection, within `timeout`.
     static func readLease(url: PostgresDatabaseURL, timeout: Duration, logger: Logger) async throws
-        -> (epoch: Int64, holder: String, address: String) {
+        -> (epoch: Int64, holder: String, address: String, isFree: Bool) {
         var configuration = try Connections.configuration(url)
         configuration.options.connectTimeout = TimeAmount(timeout)
         let connection: PostgresConnection
@@ -42,9 +43,10 @@ extension PostgresRecordStore {
         defer { watchdog.cancel() }
         let started = ContinuousClock.now
         do {
-            let rows = try await connection.query("SELECT epoch, holder, address FROM asched_writer_lease", logger: logger).collect()
+            let rows = try await connection.query("SELECT epoch, holder, address, epoch = 0 OR expires_at <= now() FROM asched_writer_lease",
+                                                  logger: logger).collect()
             try? await connection.close()
-            guard let lease = try rows.first?.decode((Int64, String, String).self) else {
+            guard let lease = try rows.first?.decode((Int64, String, String, Bool).self) else {
                 throw PostgresStoreError.statementFailed(database: url.description, table: leaseTable,
                                                          operation: "reading the writer lease", reason: "the lease row is missing")
             }

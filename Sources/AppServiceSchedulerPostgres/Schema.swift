@@ -98,7 +98,7 @@ enum Schema {
                 let epoch = try await connection.query("""
                     UPDATE asched_writer_lease SET epoch = epoch + 1, holder = \(holder), address = '', acquired_at = now(),
                         expires_at = coalesce(now() + make_interval(secs => \(seconds)::float8), 'infinity')
-                    WHERE NOT \(onlyIfExpired) OR expires_at <= now() RETURNING epoch
+                    WHERE NOT \(onlyIfExpired) OR expires_at <= now() OR epoch = 0 RETURNING epoch
                     """, logger: logger).collect().first.map { try $0.decode(Int64.self) }
                 step = "committing the schema transaction"
                 try await connection.query("COMMIT", logger: logger)

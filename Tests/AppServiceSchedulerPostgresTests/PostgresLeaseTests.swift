@@ -24,6 +24,7 @@ import Testing
         }
         #expect(try await !active.renewLease(for: .seconds(60)), "an expired lease is not renewed")
 
+        #expect(try await PostgresRecordStore.currentLease(url: url).isFree, "an expired lease is free")
         let standby = try #require(try await PostgresRecordStore.openIfLeaseExpired(url: url, holder: "west-1", leaseDuration: .seconds(60)))
         #expect(standby.epoch == active.epoch + 1)
         let next = try standby.beginAppend(contentsOf: [LogEntry(type: 1, payload: [3])])
@@ -35,7 +36,7 @@ import Testing
         #expect(try await standby.advertise(address: "http://127.0.0.1:8449"))
         #expect(try await !active.advertise(address: "http://127.0.0.1:8448"), "a fenced store cannot advertise")
         let lease = try await PostgresRecordStore.currentLease(url: url)
-        #expect(lease.holder == "west-1" && lease.address == "http://127.0.0.1:8449")
+        #expect(lease.holder == "west-1" && lease.address == "http://127.0.0.1:8449" && !lease.isFree)
         try? await active.close()
         try await standby.close()
     }
