@@ -81,6 +81,14 @@ final class ActiveInstanceForwarder: Sendable {
             }
             return Response(status: HTTPResponse.Status(code: Int(response.status.code)), headers: headers,
                             body: ResponseBody(byteBuffer: body))
+        } catch is NIOTooManyBytesError {
+            throw HTTPAPIError(.badGateway, "M_UNKNOWN",
+                               "the active instance \(active) answered this standby (\(instanceName)) with more than "
+                                   + "\(Self.responseBytesMax) bytes; the request reached it and may have been committed")
+        } catch let error where ForwardClient.isTimeout(error) {
+            throw HTTPAPIError(.gatewayTimeout, "M_CONNECTION_TIMEOUT",
+                               "the active instance \(active) at \(base) did not answer this standby (\(instanceName)) within "
+                                   + "\(timeouts.total); the request may have been committed; retry")
         } catch {
             throw HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE",
                                "this instance (\(instanceName)) is a standby and cannot reach the active instance \(active) at \(base): "

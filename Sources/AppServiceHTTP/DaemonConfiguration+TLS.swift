@@ -14,19 +14,8 @@ extension DaemonConfiguration {
     /// ```
     package func serverTLSConfiguration() throws(ConfigurationError) -> TLSConfiguration? {
         guard let certificatePath = tlsCertificatePath, let keyPath = tlsKeyPath else { return nil }
-        let certificateKey = ConfigurationKey.tlsCertificate.name
         let keyKey = ConfigurationKey.tlsKey.name
-        let chain: [NIOSSLCertificate]
-        do {
-            chain = try NIOSSLCertificate.fromPEMBytes(try pemBytes(certificatePath, key: certificateKey))
-        } catch let error as ConfigurationError {
-            throw error
-        } catch {
-            throw tlsError(certificateKey, "\(certificatePath) is not a PEM certificate (\(error))")
-        }
-        guard !chain.isEmpty else {
-            throw tlsError(certificateKey, "\(certificatePath) holds no PEM certificate")
-        }
+        let chain = try certificateChain(certificatePath)
         let privateKey: NIOSSLPrivateKey
         do {
             privateKey = try NIOSSLPrivateKey(bytes: try pemBytes(keyPath, key: keyKey), format: .pem)
@@ -55,12 +44,22 @@ extension DaemonConfiguration {
     /// chain the file then holds. Empty without HTTPS.
     package func peerTrustRoots() throws(ConfigurationError) -> [NIOSSLCertificate] {
         guard let certificatePath = tlsCertificatePath else { return [] }
-        let bytes = try pemBytes(certificatePath, key: ConfigurationKey.tlsCertificate.name)
+        return try certificateChain(certificatePath)
+    }
+
+    /// The certificates in the PEM file at `path` (`tls_certificate`), at least one.
+    private func certificateChain(_ path: String) throws(ConfigurationError) -> [NIOSSLCertificate] {
+        let key = ConfigurationKey.tlsCertificate.name
+        let chain: [NIOSSLCertificate]
         do {
-            return try NIOSSLCertificate.fromPEMBytes(bytes)
+            chain = try NIOSSLCertificate.fromPEMBytes(try pemBytes(path, key: key))
+        } catch let error as ConfigurationError {
+            throw error
         } catch {
-            throw tlsError(ConfigurationKey.tlsCertificate.name, "\(certificatePath) is not a PEM certificate (\(error))")
+            throw tlsError(key, "\(path) is not a PEM certificate (\(error))")
         }
+        guard !chain.isEmpty else { throw tlsError(key, "\(path) holds no PEM certificate") }
+        return chain
     }
 
     private func pemBytes(_ path: String, key: String) throws(ConfigurationError) -> [UInt8] {

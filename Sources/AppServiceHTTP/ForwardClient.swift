@@ -81,7 +81,8 @@ final class ForwardClient: Service {
     private static let pathAllowed = CharacterSet.urlPathAllowed.union(CharacterSet(charactersIn: "%"))
     private static let queryAllowed = CharacterSet.urlQueryAllowed.union(CharacterSet(charactersIn: "%"))
 
-    private static func isTimeout(_ error: any Error) -> Bool {
+    /// Whether `error` is the client's deadline or a timeout, not a failure to connect.
+    static func isTimeout(_ error: any Error) -> Bool {
         if let error = error as? HTTPClientError {
             return [.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error)
         }
