@@ -14,7 +14,7 @@ import SegmentLog
 /// defer { reader.close() }
 /// try reader.records(from: reader.replayFloor) { record in print(record.position) }
 /// ```
-public final class PostgresRecordReader {
+public final class PostgresRecordReader: Sendable {
     /// The database, named without its password in every message.
     public let url: PostgresDatabaseURL
     /// The schema version the database holds.

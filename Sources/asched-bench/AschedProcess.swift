@@ -1,3 +1,4 @@
+import AppServiceHTTP
 import AsyncHTTPClient
 import Foundation
 import Glibc
@@ -46,7 +47,7 @@ struct AschedProcess: Sendable {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw Failure(description: "no asched executable at \(binary): build it with `swift build -c release --product asched`, or name it with --asched PATH")
         }
-        let port = try freePort()
+        let port = try ListeningPort.freeLoopback()
         // Absolute, as the configuration resolves relative paths against its own directory.
         let base = URL(fileURLWithPath: base).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: (base as NSString).deletingLastPathComponent,
@@ -141,24 +142,5 @@ struct AschedProcess: Sendable {
         guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(1)) else { return nil }
         _ = try? await response.body.collect(upTo: 1 << 16)
         return response.status.code
-    }
-
-    /// A port nothing listens on now: bound to port 0 and closed again (the daemon binds it
-    /// a moment later; another process taking it in between makes the start fail, not lie).
-    private static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw Failure(description: "socket(): errno \(errno)") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw Failure(description: "binding a loopback port: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -1,3 +1,4 @@
+import AppServiceHTTP
 import Foundation
 import Hummingbird
 import Logging
@@ -50,18 +51,13 @@ final class FailoverApplicationService: Sendable {
             return Response(status: accepted ? .ok : .internalServerError, headers: [.contentType: "application/json"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: "{}")))
         }
-        let bound = AsyncStream<Int>.makeStream()
+        let bound = ListeningPort()
         let logger = Logger(label: "failover-as", factory: { _ in SwiftLogNoOpLogHandler() })
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { bound.continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+                              onServerRunning: { await bound.set($0.localAddress?.port ?? 0) }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let running = Task { try await group.run() }
-        var port = 0
-        for await reported in bound.stream {
-            port = reported
-            break
-        }
-        return FailoverApplicationService(port: port, recorder: recorder, group: group, running: running)
+        return FailoverApplicationService(port: await bound.value(), recorder: recorder, group: group, running: running)
     }
 
     func stop() async throws {

@@ -35,7 +35,7 @@ import Testing
                 .write(toFile: directory + "/bridge.yaml", atomically: true, encoding: .utf8)
             // A fixed port, as in production: a standby's server hands it over to the active one's.
             let https = tls.map { "tls_certificate: \($0.certificate)\ntls_key: \($0.key)\n" } ?? ""
-            try ("listen: 127.0.0.1:\(try Self.freePort())\ninstance_name: \(name)\nbackoff_initial: 100ms\nbackoff_max: 200ms\n"
+            try ("listen: 127.0.0.1:\(try ListeningPort.freeLoopback())\ninstance_name: \(name)\nbackoff_initial: 100ms\nbackoff_max: 200ms\n"
                  + "registrations: [bridge.yaml]\n" + https)
                 .write(toFile: directory + "/asched.yaml", atomically: true, encoding: .utf8)
             scheme = tls == nil ? "http" : "https"
@@ -69,21 +69,6 @@ import Testing
         }
 
         var log: String { output.text.withLock { $0 } }
-
-        /// A loopback port free now (bound and released).
-        static func freePort() throws -> Int {
-            let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(socket) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-            }
-            guard bound else { throw CancellationError() }
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
 
         func get(_ client: HTTPClient, _ path: String) async throws -> (status: Int, json: [String: Any]) {
             try await request(client, .GET, path, body: nil)
