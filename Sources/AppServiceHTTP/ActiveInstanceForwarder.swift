@@ -35,17 +35,9 @@ final class ActiveInstanceForwarder: Sendable {
     /// `trustRoots` are trusted besides the system's authorities, for an active instance serving
     /// HTTPS with this deployment's own certificate.
     init(instanceName: String, bodyBytesMax: Int, timeouts: ForwardTimeouts, trustRoots: [NIOSSLCertificate] = []) {
-        var configuration = HTTPClient.Configuration()
-        if !trustRoots.isEmpty {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.additionalTrustRoots = [.certificates(trustRoots)]
-            configuration.tlsConfiguration = tls
-        }
-        configuration.timeout = .init(connect: timeouts.connect.timeAmount)
         // An active instance that died refuses connections: the client gets its 503 at once
         // and tries again (another instance, or this one once it took over).
-        configuration.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        client = .failingFast(connectTimeout: timeouts.connect, trustRoots: trustRoots)
         self.instanceName = instanceName
         self.bodyBytesMax = bodyBytesMax
         self.timeouts = timeouts

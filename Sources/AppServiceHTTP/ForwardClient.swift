@@ -26,12 +26,8 @@ final class ForwardClient: Service {
     let timeouts: ForwardTimeouts
 
     init(timeouts: ForwardTimeouts = ForwardTimeouts()) {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: timeouts.connect.timeAmount)
-        // A refused connection fails the request at once instead of retrying until the connect
-        // timeout: the homeserver is waiting, and will ask again itself.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // The homeserver is waiting, and will ask again itself.
+        client = .failingFast(connectTimeout: timeouts.connect)
         self.timeouts = timeouts
     }
 

@@ -21,12 +21,8 @@ final class MatrixTransport: Transport {
     /// A transport to the services of `registrations`, each attempt bounded by `requestTimeout`
     /// and its connection's establishment by `connectTimeout`.
     init(registrations: Registrations, requestTimeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(5)) {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: connectTimeout.timeAmount, read: requestTimeout.timeAmount)
-        // A refused connection fails the attempt at once, so the service is marked DOWN at once;
-        // by default the pool retries connecting until the connect timeout, every attempt.
-        configuration.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // A refused connection fails the attempt at once, so the service is marked DOWN at once.
+        client = .failingFast(connectTimeout: connectTimeout, readTimeout: requestTimeout)
         self.registrations = registrations
         self.requestTimeout = requestTimeout.timeAmount
     }

@@ -101,17 +101,22 @@ package enum Standby {
 /// What a standby knows of the active instance.
 actor StandbyStatus {
     let instanceName: String
-    /// How often a forward in flight checks that the lease has not moved.
-    static let leaseCheckInterval = Duration.milliseconds(100)
 
-    /// The writer lease's holder, once read.
-    private(set) var active: String?
-    /// The lease's epoch when last read: a new one means a new holder.
-    private(set) var epoch: Int64?
-    /// Where the holder serves its HTTP API; nil until it advertised it.
-    private(set) var address: String?
-    /// Why the lease could not be read last time, if it could not.
-    private(set) var problem: String?
+    /// What a request is answered from: read in one step, so a request costs one hop to the actor.
+    struct Snapshot {
+        /// The writer lease's holder, once read.
+        var active: String?
+        /// The lease's epoch when last read: a new one means a new holder.
+        var epoch: Int64?
+        /// Where the holder serves its HTTP API; nil until it advertised it.
+        var address: String?
+        /// Why the lease could not be read last time, if it could not.
+        var problem: String?
+    }
+
+    private(set) var snapshot = Snapshot()
+    /// Forwards waiting for the epoch to move from the one they were sent under, by their id.
+    private var epochWaiters: [UUID: (epoch: Int64?, continuation: CheckedContinuation<Void, any Error>)] = [:]
 
     init(instanceName: String) {
         self.instanceName = instanceName
@@ -120,28 +125,52 @@ actor StandbyStatus {
     /// The lease as read; nil leaves what was known.
     func set(_ lease: (epoch: Int64, holder: String, address: String, isFree: Bool)?) {
         guard let lease else { return }
-        epoch = lease.epoch
-        active = lease.holder
-        address = lease.address.isEmpty ? nil : lease.address
-        problem = nil
+        snapshot = Snapshot(active: lease.holder, epoch: lease.epoch, address: lease.address.isEmpty ? nil : lease.address)
+        resumeEpochWaiters()
     }
 
     /// This instance took the lease, at `epoch`.
     func leaseMoved(to epoch: Int64) {
-        self.epoch = epoch
-        address = nil
-    }
-
-    /// Returns once the lease's epoch is no longer `epoch`: the holder a request was forwarded
-    /// to lost it (it died, or was paused past it), and will answer late or never.
-    nonisolated func leaseChange(from epoch: Int64?) async throws {
-        while await self.epoch == epoch { try await Task.sleep(for: Self.leaseCheckInterval) }
+        snapshot.epoch = epoch
+        snapshot.address = nil
+        resumeEpochWaiters()
     }
 
     /// The lease could not be read: requests are refused, not sent to an address that may be stale.
     func set(problem: String) {
-        self.problem = problem
-        address = nil
+        snapshot.problem = problem
+        snapshot.address = nil
+    }
+
+    /// Returns once the lease's epoch is no longer `epoch`: the holder a request was forwarded
+    /// to lost it (it died, or was paused past it), and will answer late or never. Throws
+    /// `CancellationError` once the calling task is cancelled (the forward was answered).
+    func leaseChange(from epoch: Int64?) async throws {
+        let id = UUID()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if Task.isCancelled {
+                    continuation.resume(throwing: CancellationError())
+                } else if snapshot.epoch != epoch {
+                    continuation.resume()
+                } else {
+                    epochWaiters[id] = (epoch, continuation)
+                }
+            }
+        } onCancel: {
+            Task { await self.cancelEpochWaiter(id) }
+        }
+    }
+
+    private func cancelEpochWaiter(_ id: UUID) {
+        epochWaiters.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
+    }
+
+    private func resumeEpochWaiters() {
+        for (id, waiter) in epochWaiters where waiter.epoch != snapshot.epoch {
+            epochWaiters.removeValue(forKey: id)
+            waiter.continuation.resume()
+        }
     }
 }
 
@@ -154,11 +183,10 @@ struct StandbyResponder<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let name = status.instanceName
-        let active = await status.active
-        let address = await status.address
-        let problem = await status.problem
+        let known = await status.snapshot
+        let (active, address, problem) = (known.active, known.address, known.problem)
         if request.uri.path != "/healthz", let active, let address {
-            return try await forward(request, to: address, active: active)
+            return try await forward(request, to: address, active: active, epoch: known.epoch)
         }
         let activeText = active.map { "instance \($0) holds the writer lease" } ?? "no instance is known to hold the writer lease"
         let body: [String: Any]
@@ -179,9 +207,8 @@ struct StandbyResponder<Context: RequestContext>: RouterMiddleware {
     /// The active instance's answer, unless the lease moves first: a holder paused past its
     /// lease would hold the request until the forward's time limit, while its successor already
     /// takes requests. The client then gets a retryable 503.
-    private func forward(_ request: Request, to address: String, active: String) async throws -> Response {
-        let epoch = await status.epoch
-        return try await withThrowingTaskGroup(of: Response?.self) { group in
+    private func forward(_ request: Request, to address: String, active: String, epoch: Int64?) async throws -> Response {
+        try await withThrowingTaskGroup(of: Response?.self) { group in
             group.addTask { try await forwarder.forward(request, to: address, active: active) }
             group.addTask {
                 try await status.leaseChange(from: epoch)
