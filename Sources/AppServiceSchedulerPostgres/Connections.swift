@@ -1,6 +1,7 @@
 import Logging
 import NIOSSL
 import PostgresNIO
+import Synchronization
 
 /// A store's two connections: one its writer task commits appends on, in order; one for reads
 /// and compaction, so a backlog read never waits behind a commit.
@@ -20,10 +21,19 @@ struct Connections {
         }
     }
 
-    /// How to reach `url`'s server, encryption included; throws when `sslrootcert` cannot be read.
+    /// Built once per URL in a process: a TLS context reads `sslrootcert` and sets up a whole
+    /// SSL context, which a standby's lease poll (every second), each `/healthz` and every
+    /// reconnect would otherwise repeat.
+    private static let configurations = Mutex<[PostgresDatabaseURL: PostgresConnection.Configuration]>([:])
+
+    /// How to reach `url`'s server, encryption included; throws when `sslrootcert` cannot be
+    /// read (and reads it again next time, so a file put right is used without a restart).
     static func configuration(_ url: PostgresDatabaseURL) throws -> PostgresConnection.Configuration {
-        PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user, password: url.password,
-                                         database: url.database, tls: try tls(url))
+        if let built = configurations.withLock({ $0[url] }) { return built }
+        let configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user, password: url.password,
+                                                             database: url.database, tls: try tls(url))
+        configurations.withLock { $0[url] = configuration }
+        return configuration
     }
 
     /// `sslmode` as libpq reads it: `prefer` and `require` encrypt without checking the
@@ -39,11 +49,15 @@ struct Connections {
         case .verifyFull: tls.certificateVerification = .fullVerification
         }
         if let path = url.rootCertificatePath {
+            tls.trustRoots = .certificates(try certificates(in: path, parameter: "sslrootcert", url: url))
+        }
+        if let certificatePath = url.clientCertificatePath, let keyPath = url.clientKeyPath {
+            tls.certificateChain = try certificates(in: certificatePath, parameter: "sslcert", url: url).map { .certificate($0) }
             do {
-                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem))
             } catch {
                 throw PostgresStoreError.tlsSetupFailed(database: url.description,
-                                                        reason: "sslrootcert \(path) is not a readable PEM file of certificates: \(error)")
+                                                        reason: "sslkey \(keyPath) is not a readable PEM private key: \(error)")
             }
         }
         let context: NIOSSLContext
@@ -53,6 +67,21 @@ struct Connections {
             throw PostgresStoreError.tlsSetupFailed(database: url.description, reason: "cannot set up TLS: \(error)")
         }
         return url.tlsMode == .prefer ? .prefer(context) : .require(context)
+    }
+
+    /// The certificates of the PEM file `path`, which the URL's `parameter` names: at least one.
+    private static func certificates(in path: String, parameter: String, url: PostgresDatabaseURL) throws -> [NIOSSLCertificate] {
+        let certificates: [NIOSSLCertificate]
+        do {
+            certificates = try NIOSSLCertificate.fromPEMFile(path)
+        } catch {
+            throw PostgresStoreError.tlsSetupFailed(database: url.description,
+                                                    reason: "\(parameter) \(path) is not a readable PEM file of certificates: \(error)")
+        }
+        guard !certificates.isEmpty else {
+            throw PostgresStoreError.tlsSetupFailed(database: url.description, reason: "\(parameter) \(path) holds no certificate")
+        }
+        return certificates
     }
 
     static func connect(_ url: PostgresDatabaseURL, _ configuration: PostgresConnection.Configuration, id: Int,
@@ -65,17 +94,28 @@ struct Connections {
     static func connect(_ url: PostgresDatabaseURL, _ configuration: PostgresConnection.Configuration, id: Int,
                         on eventLoop: any EventLoop, logger: Logger) -> EventLoopFuture<PostgresConnection> {
         PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger)
-            .flatMapErrorThrowing { error in
-                throw PostgresStoreError.connectionFailed(database: url.description, reason: PostgresStoreError.reason(error))
-            }
+            .flatMapErrorThrowing { error in throw connectFailure(error, url: url) }
             .flatMap { connection in
                 connection.query("SET synchronous_commit = on", logger: logger).map { _ in connection }
                     .flatMapError { error in
-                        connection.close().flatMapThrowing {
-                            throw PostgresStoreError.connectionFailed(database: url.description, reason: PostgresStoreError.reason(error))
-                        }
+                        connection.close().flatMapThrowing { throw connectFailure(error, url: url) }
                     }
             }
+    }
+
+    /// A failed connect, classified where it failed: ``PostgresStoreError/serverUnreachable(database:reason:)``
+    /// when no server answered (down, unreachable, no answer in time), which goes away once it is
+    /// back; ``PostgresStoreError/connectionFailed(database:reason:)`` when it did answer (a
+    /// refused login, a missing database) or TLS failed (a certificate not trusted, a server
+    /// without TLS), which waiting does not mend.
+    static func connectFailure(_ error: any Error, url: PostgresDatabaseURL) -> PostgresStoreError {
+        if let error = error as? PostgresStoreError { return error }
+        let reason = PostgresStoreError.reason(error)
+        guard let error = error as? PSQLError else { return .serverUnreachable(database: url.description, reason: reason) }
+        let serverAnswered = error.serverInfo != nil
+        let tlsFailed = error.code == .sslUnsupported || error.underlying is NIOSSLError || error.underlying is BoringSSLError
+        return serverAnswered || tlsFailed ? .connectionFailed(database: url.description, reason: reason)
+            : .serverUnreachable(database: url.description, reason: reason)
     }
 
     func close() async {
@@ -110,6 +150,8 @@ struct ConnectionLost: Error {
             }
             reason = PostgresStoreError.reason(error)
         } else if case .connectionFailed(_, let reason)? = error as? PostgresStoreError {
+            self.reason = reason
+        } else if case .serverUnreachable(_, let reason)? = error as? PostgresStoreError {
             self.reason = reason
         } else {
             return nil

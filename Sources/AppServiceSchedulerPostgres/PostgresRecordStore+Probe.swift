@@ -32,7 +32,7 @@ extension PostgresRecordStore {
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 3, logger: logger)
         } catch {
-            throw PostgresStoreError.connectionFailed(database: url.description, reason: PostgresStoreError.reason(error))
+            throw Connections.connectFailure(error, url: url)
         }
         // A server that accepted the connection and then stopped answering (paused, or its disk
         // hung) would hold the query forever; closing the connection ends it.

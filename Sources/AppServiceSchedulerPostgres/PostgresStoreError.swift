@@ -5,8 +5,11 @@ import PostgresNIO
 public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The database URL could not be used; the reason never repeats the URL (it may hold a password).
     case invalidURL(reason: String)
-    /// The server could not be reached or refused the login.
+    /// The server answered and refused the connection (the login, the database), or TLS with it
+    /// failed: waiting does not mend it.
     case connectionFailed(database: String, reason: String)
+    /// No server answered: it is down, unreachable, or did not answer in time. Goes away once it is back.
+    case serverUnreachable(database: String, reason: String)
     /// The TLS the URL asks for (`sslmode`, `sslrootcert`) cannot be set up on this side.
     case tlsSetupFailed(database: String, reason: String)
     /// The database was set up by a newer release, whose tables this one cannot read.
@@ -32,7 +35,9 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
         case .invalidURL(let reason):
             "the database URL cannot be used: \(reason)"
         case .connectionFailed(let database, let reason):
-            "cannot connect to \(database): \(reason); check that the server runs and the URL's user and password"
+            "cannot connect to \(database): \(reason); check the URL's user, password, database and TLS parameters"
+        case .serverUnreachable(let database, let reason):
+            "cannot reach \(database): \(reason); check that the server runs and that this host can reach it"
         case .tlsSetupFailed(let database, let reason):
             "cannot connect to \(database): \(reason)"
         case .newerSchema(let database, let version, let supportedVersion):
@@ -55,12 +60,11 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
         }
     }
 
-    /// Whether the server never answered (down, unreachable): a failure that goes away once it
-    /// is back, unlike a refused login or a missing database, which the server answers with a
-    /// SQLSTATE.
+    /// Whether the server never answered (``serverUnreachable(database:reason:)``): a failure that
+    /// goes away once it is back, unlike a refused login or a missing database.
     public var isUnreachable: Bool {
-        guard case .connectionFailed(_, let reason) = self else { return false }
-        return !reason.contains("(SQLSTATE ")
+        if case .serverUnreachable = self { return true }
+        return false
     }
 
     /// What the server or the driver said, without the statement's parameters (record payloads):

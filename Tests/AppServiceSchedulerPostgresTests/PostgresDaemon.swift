@@ -104,20 +104,6 @@ final class PostgresDaemon: Sendable {
         return try #require(services.first { $0["id"] as? String == "bridge" })
     }
 
-    /// Waits (60 s at most) until `condition` holds, checking every 10 ms: what it waits for is
-    /// in another process (the database) or behind HTTP, with nothing to subscribe to.
-    func waitUntil(_ what: String, sourceLocation: SourceLocation = #_sourceLocation,
-                   _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("never: \(what)", sourceLocation: sourceLocation)
-                throw CancellationError()
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
     /// Whether the transport saw transaction `id` of "bridge" delivered.
     func delivered(_ id: UInt64) -> Bool {
         transport.attempts.contains { $0.service == "bridge" && $0.id == id }

@@ -15,7 +15,7 @@ import Testing
             let position = try #require(first.position)
             // Acknowledged means committed: another connection sees the row.
             #expect(try await PostgresTestServer.count("SELECT count(*) FROM asched_records WHERE position = \(position)", on: url) == 1)
-            try await daemon.waitUntil("transaction 1 delivered") { daemon.delivered(1) }
+            try await eventually("transaction 1 delivered") { daemon.delivered(1) }
             let status = try await daemon.bridgeStatus()
             #expect(status["owner"] as? String == "east-1")
             #expect(try await daemon.answer(.GET, "/healthz").status == 200)
@@ -25,7 +25,7 @@ import Testing
             // Another instance takes the lease: this one's writes are refused, and it says so.
             let intruder = try await PostgresRecordStore.open(url: url, holder: "west-1")
             // The daemon asks the database again once its last answer is 250 ms old.
-            try await daemon.waitUntil("/healthz reports the lost lease") { try await daemon.answer(.GET, "/healthz").status == 503 }
+            try await eventually("/healthz reports the lost lease") { try await daemon.answer(.GET, "/healthz").status == 503 }
             let health = try await daemon.answer(.GET, "/healthz")
             let reasons = health.json["reasons"] as? [String] ?? []
             #expect(reasons.contains { $0.contains("this instance (east-1) lost the writer lease") && $0.contains("to west-1") }, "\(reasons)")
@@ -57,11 +57,11 @@ import Testing
         do {
             for number in 1...5 {
                 #expect(try await daemon.enqueue(number).status == 200)
-                try await daemon.waitUntil("transaction \(number) delivered") { daemon.delivered(UInt64(number)) }
+                try await eventually("transaction \(number) delivered") { daemon.delivered(UInt64(number)) }
             }
             // Each delivered transaction wrote 4 records (enqueued, created, sent, completed); a
             // compaction leaves a checkpoint of the one service.
-            try await daemon.waitUntil("the delivered history is deleted") {
+            try await eventually("the delivered history is deleted") {
                 try await PostgresTestServer.count("SELECT count(*) FROM asched_records", on: url) <= 2
             }
             #expect(try await PostgresTestServer.count("SELECT position FROM asched_replay_floor", on: url) > 0)
@@ -80,16 +80,16 @@ import Testing
         let daemon = try await PostgresDaemon.start(try PostgresDaemon.configuration(url, instance: "east-1"))
         do {
             #expect(try await daemon.enqueue(1).status == 200)
-            try await daemon.waitUntil("transaction 1 delivered") { daemon.delivered(1) }
+            try await eventually("transaction 1 delivered") { daemon.delivered(1) }
 
             try PostgresTestServer.pause(directory)
             let health = try await daemon.answer(.GET, "/healthz")
             #expect(health.status == 503)
             let reasons = health.json["reasons"] as? [String] ?? []
-            #expect(reasons.contains { $0.hasPrefix("database unreachable: cannot connect to \(url.description)") }, "\(reasons)")
+            #expect(reasons.contains { $0.hasPrefix("database unreachable: cannot reach \(url.description)") }, "\(reasons)")
             #expect(reasons.allSatisfy { !$0.contains(url.password ?? "-") })
             let duringOutage = Task { try await daemon.enqueue(2) }
-            try await daemon.waitUntil("the enqueue's append is waiting for the database") {
+            try await eventually("the enqueue's append is waiting for the database") {
                 let status = try await daemon.bridgeStatus()
                 return (status["queued_events"] as? Int ?? 0) + (status["pending_txns"] as? Int ?? 0) > 0
             }
@@ -99,10 +99,10 @@ import Testing
             #expect(acknowledged.status == 200)
             let position = try #require(acknowledged.position)
             #expect(try await PostgresTestServer.count("SELECT count(*) FROM asched_records WHERE position = \(position)", on: url) == 1)
-            try await daemon.waitUntil("transaction 2 delivered") { daemon.delivered(2) }
-            try await daemon.waitUntil("/healthz is 200 again") { try await daemon.answer(.GET, "/healthz").status == 200 }
+            try await eventually("transaction 2 delivered") { daemon.delivered(2) }
+            try await eventually("/healthz is 200 again") { try await daemon.answer(.GET, "/healthz").status == 200 }
             #expect(try await daemon.enqueue(3).status == 200)
-            try await daemon.waitUntil("transaction 3 delivered") { daemon.delivered(3) }
+            try await eventually("transaction 3 delivered") { daemon.delivered(3) }
             #expect(daemon.transport.attempts.map(\.id) == [1, 2, 3], "each transaction once, in order")
         } catch {
             Issue.record("\(error)")

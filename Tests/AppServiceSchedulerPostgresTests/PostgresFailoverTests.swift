@@ -26,16 +26,18 @@ import Testing
         let scheme: String
         private let output = Output()
 
-        /// With `tls` (a certificate and its key), `listen` serves HTTPS.
+        /// Starts `asched serve` and returns once it listens (as the active instance or a
+        /// standby). With `tls` (a certificate and its key), `listen` serves HTTPS.
         init(database: PostgresDatabaseURL, name: String, applicationService: Int,
-             tls: (certificate: String, key: String)? = nil) throws {
+             tls: (certificate: String, key: String)? = nil) async throws {
             let directory = FileManager.default.temporaryDirectory.path + "/asched-postgres-failover/" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try PostgresDaemon.registration.replacingOccurrences(of: "http://127.0.0.1:9/", with: "http://127.0.0.1:\(applicationService)/")
                 .write(toFile: directory + "/bridge.yaml", atomically: true, encoding: .utf8)
             // A fixed port, as in production: a standby's server hands it over to the active one's.
+            port = try ListeningPort.freeLoopback()
             let https = tls.map { "tls_certificate: \($0.certificate)\ntls_key: \($0.key)\n" } ?? ""
-            try ("listen: 127.0.0.1:\(try ListeningPort.freeLoopback())\ninstance_name: \(name)\nbackoff_initial: 100ms\nbackoff_max: 200ms\n"
+            try ("listen: 127.0.0.1:\(port)\ninstance_name: \(name)\nbackoff_initial: 100ms\nbackoff_max: 200ms\n"
                  + "registrations: [bridge.yaml]\n" + https)
                 .write(toFile: directory + "/asched.yaml", atomically: true, encoding: .utf8)
             scheme = tls == nil ? "http" : "https"
@@ -48,15 +50,6 @@ import Testing
             process.standardOutput = pipe
             process.standardError = pipe
             try process.run()
-            var text = ""
-            while !text.contains("address=127.0.0.1:") {
-                let chunk = pipe.fileHandleForReading.availableData
-                guard !chunk.isEmpty else { break }
-                text += String(decoding: chunk, as: UTF8.self)
-            }
-            port = try #require(text.components(separatedBy: "address=127.0.0.1:").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) },
-                                "asched serve did not report its port: \(text)")
-            output.text.withLock { $0 = text }
             let output = self.output
             // Drained all along: a full pipe would stop the daemon at its next log line.
             Thread.detachNewThread {
@@ -66,6 +59,11 @@ import Testing
                     output.text.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
                 }
             }
+            let listening = "address=127.0.0.1:\(port)"
+            try await eventually("asched serve (\(name)) listens on \(port)") { [process] in
+                output.text.withLock { $0.contains(listening) } || !process.isRunning
+            }
+            try #require(process.isRunning, "asched serve (\(name)) exited: \(log)")
         }
 
         var log: String { output.text.withLock { $0 } }
@@ -99,20 +97,6 @@ import Testing
         }
     }
 
-    /// Waits (60 s at most) until `condition` holds, checking every 20 ms; returns how long it took.
-    @discardableResult
-    static func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws -> Duration {
-        let start = ContinuousClock.now
-        while (try? await condition()) != true {
-            guard ContinuousClock.now - start < .seconds(60) else {
-                Issue.record("never: \(what)")
-                throw CancellationError()
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return ContinuousClock.now - start
-    }
-
     static func numbers(_ body: [UInt8]) -> [Int] {
         let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
         return (object?["events"] as? [[String: Any]] ?? []).compactMap { ($0["content"] as? [String: Any])?["n"] as? Int }
@@ -125,12 +109,12 @@ import Testing
         let instances = Mutex<[Instance]>([])
         defer { for instance in instances.withLock({ $0 }) where instance.process.isRunning { kill(instance.process.processIdentifier, SIGKILL) } }
         do {
-            let east = try Instance(database: url, name: "east", applicationService: service.port)
+            let east = try await Instance(database: url, name: "east", applicationService: service.port)
             instances.withLock { $0.append(east) }
-            try await Self.waitUntil("east is active") { try await east.get(client, "/healthz").status == 200 }
-            let west = try Instance(database: url, name: "west", applicationService: service.port)
+            try await eventually("east is active") { try await east.get(client, "/healthz").status == 200 }
+            let west = try await Instance(database: url, name: "west", applicationService: service.port)
             instances.withLock { $0.append(west) }
-            try await Self.waitUntil("west forwards to east") {
+            try await eventually("west forwards to east") {
                 let standby = try await west.get(client, "/healthz")
                 return standby.status == 503 && standby.json["status"] as? String == "standby" && standby.json["active"] as? String == "east"
                     && standby.json["forwarding_to"] as? String == "http://127.0.0.1:\(east.port)"
@@ -141,22 +125,22 @@ import Testing
             // The homeserver retries a transaction on another instance: the active one takes it once.
             #expect(try await east.relay(client, transaction: "hs-1", 100) == 200)
             #expect(try await west.relay(client, transaction: "hs-1", 100) == 200)
-            try await Self.waitUntil("0 and 100 delivered") { Set(service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }) == [0, 100] }
+            try await eventually("0 and 100 delivered") { Set(service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }) == [0, 100] }
             let acceptedBefore = service.attempts.filter(\.accepted).count
 
             // The service refuses: east keeps retrying transaction 1 while the rest queue up.
             service.refuse(true)
             for number in 1...3 { #expect(try await east.enqueue(client, number) == 200) }
-            try await Self.waitUntil("east tried the next transaction") { service.attempts.filter { !$0.accepted }.count >= 2 }
+            try await eventually("east tried the next transaction") { service.attempts.filter { !$0.accepted }.count >= 2 }
             let refused = try #require(service.attempts.first { !$0.accepted })
             // Killed before the service accepts, so that the transaction it accepts is west's resend.
             kill(east.process.processIdentifier, SIGKILL)
             service.refuse(false)
-            let takeover = try await Self.waitUntil("west took over") { try await west.get(client, "/healthz").status == 200 }
+            let takeover = try await eventually("west took over") { try await west.get(client, "/healthz").status == 200 }
             #expect(takeover < .seconds(10), "west took over after \(takeover)")
             // A retry east had written just before the kill may still reach the service after it
             // stops refusing: transaction 1 is then accepted twice, with the same id and bytes.
-            try await Self.waitUntil("1, 2 and 3 delivered") {
+            try await eventually("1, 2 and 3 delivered") {
                 Set(service.attempts.filter(\.accepted).dropFirst(acceptedBefore).flatMap { Self.numbers($0.body) }) == [1, 2, 3]
             }
             let all = service.attempts.filter(\.accepted)
@@ -170,11 +154,11 @@ import Testing
             #expect(services?.first?["owner"] as? String == "west")
 
             // west is paused past its lease: east, back as a standby, takes over; west, resumed, steps down.
-            let eastAgain = try Instance(database: url, name: "east", applicationService: service.port)
+            let eastAgain = try await Instance(database: url, name: "east", applicationService: service.port)
             instances.withLock { $0.append(eastAgain) }
-            try await Self.waitUntil("east is a standby") { try await eastAgain.get(client, "/healthz").json["status"] as? String == "standby" }
+            try await eventually("east is a standby") { try await eastAgain.get(client, "/healthz").json["status"] as? String == "standby" }
             kill(west.process.processIdentifier, SIGSTOP)
-            let second = try await Self.waitUntil("east took over from the paused west") {
+            let second = try await eventually("east took over from the paused west") {
                 try await eastAgain.get(client, "/healthz").status == 200
             }
             #expect(second < .seconds(10), "east took over after \(second)")
@@ -182,14 +166,14 @@ import Testing
             print("failover: the standby served \(takeover) after the owner's SIGKILL, \(second) after its SIGSTOP")
             #expect(try await eastAgain.enqueue(client, 4) == 200)
             kill(west.process.processIdentifier, SIGCONT)
-            try await Self.waitUntil("west stepped down and stands by") {
+            try await eventually("west stepped down and stands by") {
                 try await west.get(client, "/healthz").json["status"] as? String == "standby"
             }
             #expect(west.process.isRunning)
             #expect(west.log.contains("this instance (west) lost the writer lease") && west.log.contains("stepped down: serving as a standby"),
                     "\(west.log)")
-            try await Self.waitUntil("west forwards to east again") { try await west.enqueue(client, 5) == 200 }
-            try await Self.waitUntil("4 and 5 delivered") {
+            try await eventually("west forwards to east again") { try await west.enqueue(client, 5) == 200 }
+            try await eventually("4 and 5 delivered") {
                 Set(service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }).isSuperset(of: [4, 5])
             }
             let everything = service.attempts.filter(\.accepted)
@@ -216,26 +200,26 @@ import Testing
         try PostgresTestServer.pause(directory)
         let service = try await FailoverApplicationService.start()
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let instance = try Instance(database: url, name: "early", applicationService: service.port)
+        let instance = try await Instance(database: url, name: "early", applicationService: service.port)
         defer { if instance.process.isRunning { kill(instance.process.processIdentifier, SIGKILL) } }
         do {
             let waiting = try await instance.get(client, "/healthz")
             #expect(waiting.status == 503 && waiting.json["status"] as? String == "standby")
-            #expect((waiting.json["reasons"] as? [String])?.contains { $0.hasPrefix("database unreachable: cannot connect to \(url)") } == true,
+            #expect((waiting.json["reasons"] as? [String])?.contains { $0.hasPrefix("database unreachable: cannot reach \(url)") } == true,
                     "\(waiting.json)")
             #expect(try await instance.enqueue(client, 1) == 503, "nothing is acknowledged before the database answers")
             try PostgresTestServer.resume(directory)
-            try await Self.waitUntil("the instance took the lease") { try await instance.get(client, "/healthz").status == 200 }
+            try await eventually("the instance took the lease") { try await instance.get(client, "/healthz").status == 200 }
             #expect(try await instance.enqueue(client, 2) == 200)
-            try await Self.waitUntil("2 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) } == [2] }
+            try await eventually("2 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) } == [2] }
 
             try PostgresTestServer.pause(directory)
-            try await Self.waitUntil("the instance stepped down") { instance.log.contains("stepped down: serving as a standby") }
+            try await eventually("the instance stepped down") { instance.log.contains("stepped down: serving as a standby") }
             try PostgresTestServer.resume(directory)
-            try await Self.waitUntil("the instance took the lease again") { try await instance.get(client, "/healthz").status == 200 }
+            try await eventually("the instance took the lease again") { try await instance.get(client, "/healthz").status == 200 }
             #expect(instance.process.isRunning)
             #expect(try await instance.enqueue(client, 3) == 200)
-            try await Self.waitUntil("3 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) } == [2, 3] }
+            try await eventually("3 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) } == [2, 3] }
         } catch {
             Issue.record("\(error)\n\(instance.log.suffix(4000))")
         }
@@ -255,16 +239,16 @@ import Testing
         let instances = Mutex<[Instance]>([])
         defer { for instance in instances.withLock({ $0 }) where instance.process.isRunning { kill(instance.process.processIdentifier, SIGKILL) } }
         do {
-            let east = try Instance(database: url, name: "east", applicationService: service.port, tls: tls)
+            let east = try await Instance(database: url, name: "east", applicationService: service.port, tls: tls)
             instances.withLock { $0.append(east) }
-            try await Self.waitUntil("east is active") { try await east.get(client, "/healthz").status == 200 }
-            let west = try Instance(database: url, name: "west", applicationService: service.port, tls: tls)
+            try await eventually("east is active") { try await east.get(client, "/healthz").status == 200 }
+            let west = try await Instance(database: url, name: "west", applicationService: service.port, tls: tls)
             instances.withLock { $0.append(west) }
-            try await Self.waitUntil("west forwards to east") {
+            try await eventually("west forwards to east") {
                 try await west.get(client, "/healthz").json["forwarding_to"] as? String == "https://127.0.0.1:\(east.port)"
             }
             #expect(try await west.enqueue(client, 1) == 200)
-            try await Self.waitUntil("1 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) } == [1] }
+            try await eventually("1 delivered") { service.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) } == [1] }
         } catch {
             Issue.record("\(error)")
             for instance in instances.withLock({ $0 }) { Issue.record("the log of the instance on port \(instance.port):\n\(instance.log.suffix(4000))") }

@@ -1,3 +1,4 @@
+import AppServiceHTTP
 import AppServiceScheduler
 import AppServiceSchedulerPostgres
 import Foundation
@@ -74,6 +75,29 @@ import Testing
         let message = "\(error!)"
         #expect(message.contains("schema version \(PostgresRecordStore.schemaVersion + 1)") && message.contains(url.description) && message.contains("upgrade asched"))
         #expect(!message.contains(url.password!))
+    }
+
+    /// A server that is not there is unreachable, which a standby waits out; one that answers and
+    /// refuses (a missing database) is not, as waiting would not mend it.
+    @Test func aFailedConnectSaysWhetherTheServerAnswered() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        let nobody = PostgresDatabaseURL(user: url.user, password: url.password, host: "127.0.0.1", port: try ListeningPort.freeLoopback(),
+                                         database: url.database)
+        let unanswered = await #expect(throws: PostgresStoreError.self) { try await PostgresRecordStore.open(url: nobody) }
+        guard case .serverUnreachable(let name, _)? = unanswered else {
+            Issue.record("not unreachable: \(String(describing: unanswered))")
+            return
+        }
+        #expect(name == nobody.description && unanswered!.isUnreachable && "\(unanswered!)".hasPrefix("cannot reach \(nobody)"))
+
+        let missing = PostgresDatabaseURL(user: url.user, password: url.password, host: url.host, port: url.port,
+                                          database: "no_such_database", tlsMode: url.tlsMode)
+        let refused = await #expect(throws: PostgresStoreError.self) { try await PostgresRecordStore.open(url: missing) }
+        guard case .connectionFailed(_, let reason)? = refused else {
+            Issue.record("not a refusal: \(String(describing: refused))")
+            return
+        }
+        #expect(!refused!.isUnreachable && reason.contains("no_such_database"), "\(reason)")
     }
 
     @Test func openingTheDatabaseAgainFencesTheFirstStore() async throws {
@@ -166,8 +190,27 @@ import Testing
         #expect(throws: PostgresStoreError.invalidURL(reason: "its sslmode \"allow\" is not one of disable, prefer, require, verify-ca, verify-full")) {
             try PostgresDatabaseURL("postgres://u@h/d?sslmode=allow")
         }
-        #expect(throws: PostgresStoreError.invalidURL(reason: "it has the parameter \"sslcert\"; asched reads only sslmode and sslrootcert")) {
-            try PostgresDatabaseURL("postgres://u@h/d?sslcert=client.pem")
+        #expect(throws: PostgresStoreError.invalidURL(reason: "it has the parameter \"sslcrl\"; asched reads only sslmode, sslrootcert, "
+                                                          + "sslcert and sslkey")) {
+            try PostgresDatabaseURL("postgres://u@h/d?sslcrl=revoked.pem")
+        }
+    }
+
+    @Test func sslcertAndSslkeyComeTogether() throws {
+        let url = try PostgresDatabaseURL("postgres://u@h/d?sslcert=/etc/asched/client.crt&sslkey=/etc/asched/client.key")
+        #expect(url.clientCertificatePath == "/etc/asched/client.crt" && url.clientKeyPath == "/etc/asched/client.key")
+        #expect(url.description == "postgres://u@h:5432/d?sslcert=/etc/asched/client.crt&sslkey=/etc/asched/client.key")
+        #expect(throws: PostgresStoreError.invalidURL(reason: "its sslcert has no sslkey (the certificate's private key)")) {
+            try PostgresDatabaseURL("postgres://u@h/d?sslcert=client.crt")
+        }
+        #expect(throws: PostgresStoreError.invalidURL(reason: "its sslkey has no sslcert (the certificate it is the key of)")) {
+            try PostgresDatabaseURL("postgres://u@h/d?sslkey=client.key")
+        }
+        #expect(throws: PostgresStoreError.invalidURL(reason: "its sslcert is never sent with sslmode=disable; drop one of them")) {
+            try PostgresDatabaseURL("postgres://u@h/d?sslmode=disable&sslcert=client.crt&sslkey=client.key")
+        }
+        #expect(throws: PostgresStoreError.invalidURL(reason: "its sslkey is empty; give the path of a PEM file")) {
+            try PostgresDatabaseURL("postgres://u@h/d?sslcert=client.crt&sslkey=")
         }
     }
 }

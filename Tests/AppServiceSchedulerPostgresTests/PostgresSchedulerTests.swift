@@ -13,13 +13,11 @@ import Testing
     /// Waits (60 s at most) until `condition` holds of the scheduler's state.
     static func waitUntil(_ scheduler: AppServiceScheduler, sourceLocation: SourceLocation = #_sourceLocation,
                           _ condition: @Sendable (SchedulerState) -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !condition(await scheduler.snapshot) {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("the state never got there: \(await scheduler.snapshot.services)", sourceLocation: sourceLocation)
-                throw CancellationError()
-            }
-            try await Task.sleep(for: .milliseconds(5))
+        do {
+            try await eventually("the scheduler's state to get there", sourceLocation: sourceLocation) { condition(await scheduler.snapshot) }
+        } catch {
+            Issue.record("the state: \(await scheduler.snapshot.services)", sourceLocation: sourceLocation)
+            throw error
         }
     }
 

@@ -3,9 +3,10 @@ import Foundation
 import SegmentLog
 import Testing
 
-/// `sslmode` and `sslrootcert` against a real server with TLS on (tools/postgres-test-server
-/// makes it a self-signed certificate): the server itself says whether the store's sessions are
-/// encrypted.
+/// `sslmode`, `sslrootcert`, `sslcert` and `sslkey` against a real server with TLS on
+/// (tools/postgres-test-server makes it a self-signed certificate, and an authority for client
+/// certificates): the server itself says whether the store's sessions are encrypted, and with
+/// which certificate.
 @Suite(needsPostgres) struct PostgresTLSTests {
     /// `url` with `query` appended.
     static func url(_ url: PostgresDatabaseURL, _ query: String) throws -> PostgresDatabaseURL {
@@ -47,6 +48,50 @@ import Testing
         }
         #expect(name == "\(try Self.url(database, "sslmode=verify-full"))" && name.hasSuffix("?sslmode=verify-full"))
         #expect(reason.lowercased().contains("certificate"), "\(reason)")
+    }
+
+    /// `database` as the role the server lets in by certificate alone, over TLS, with `sslcert` and `sslkey` when given.
+    static func asCertificateRole(_ database: PostgresDatabaseURL, certificate: (certificate: String, key: String)?) -> PostgresDatabaseURL {
+        PostgresDatabaseURL(user: "asched_cert", password: nil, host: database.host, port: database.port, database: database.database,
+                            tlsMode: .require, clientCertificatePath: certificate?.certificate, clientKeyPath: certificate?.key)
+    }
+
+    /// The role asched_cert logs in by certificate (pg_hba `cert`): with `sslcert` and `sslkey` the
+    /// server sees the store's sessions present it; without, it refuses the login, which is not
+    /// an outage to wait out.
+    @Test func aClientCertificateLogsIn() async throws {
+        let database = try await PostgresTestServer.shared.freshDatabase()
+        let paths = try await PostgresTestServer.shared.clientCertificatePaths()
+        let store = try await PostgresRecordStore.open(url: Self.asCertificateRole(database, certificate: paths))
+        try await store.beginAppend(contentsOf: [LogEntry(type: 1, payload: [1])]).durable()
+        let presented = try await PostgresTestServer.execute("""
+            SELECT coalesce(s.client_dn, '') FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+            WHERE a.datname = '\(database.database)' AND a.pid <> pg_backend_pid()
+            """, on: database).map { try $0.decode(String.self) }
+        #expect(presented == ["/CN=asched_cert", "/CN=asched_cert"])
+        try await store.close()
+
+        let error = await #expect(throws: PostgresStoreError.self) {
+            try await PostgresRecordStore.open(url: Self.asCertificateRole(database, certificate: nil))
+        }
+        guard case .connectionFailed(_, let reason)? = error else {
+            Issue.record("not a refused login: \(String(describing: error))")
+            return
+        }
+        #expect(reason.contains("certificate") && !error!.isUnreachable, "\(reason)")
+    }
+
+    @Test func anUnreadableClientKeyIsNamed() async throws {
+        let database = try await PostgresTestServer.shared.freshDatabase()
+        let paths = try await PostgresTestServer.shared.clientCertificatePaths()
+        let error = await #expect(throws: PostgresStoreError.self) {
+            try await PostgresRecordStore.open(url: Self.asCertificateRole(database, certificate: (paths.certificate, paths.certificate)))
+        }
+        guard case .tlsSetupFailed(_, let reason)? = error else {
+            Issue.record("not a TLS set-up failure: \(String(describing: error))")
+            return
+        }
+        #expect(reason.hasPrefix("sslkey \(paths.certificate) is not a readable PEM private key"), "\(reason)")
     }
 
     @Test func anUnreadableRootCertificateIsNamed() async throws {

@@ -36,6 +36,12 @@ actor PostgresTestServer {
         try await server().get().directory + "/server.crt"
     }
 
+    /// The certificate and key the role `asched_cert` logs in with (pg_hba `cert`), as `sslcert` and `sslkey`.
+    func clientCertificatePaths() async throws -> (certificate: String, key: String) {
+        let directory = try await server().get().directory
+        return (directory + "/client.crt", directory + "/client.key")
+    }
+
     /// A new, empty database, by its URL.
     func freshDatabase() async throws -> PostgresDatabaseURL {
         let server = try await server().get()
