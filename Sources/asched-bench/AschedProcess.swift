@@ -2,6 +2,7 @@ import AppServiceHTTP
 import AsyncHTTPClient
 import Foundation
 import Glibc
+import Synchronization
 
 /// `asched serve` itself in a child process, configured as ``BenchDaemon`` configures the
 /// daemon in this process (one service `bench`, ingest token `bench`, hs_token `h`), so that the
@@ -39,6 +40,32 @@ struct AschedProcess: Sendable {
     private let log: String
     private let environment: [String: String]
     private let process: Process
+    private let exit = Exit()
+
+    /// The process's end, which its termination handler signals: stopping it awaits that
+    /// instead of polling whether it still runs.
+    private final class Exit: Sendable {
+        private let state = Mutex<(ended: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+        func ended() {
+            let waiters = state.withLock { state in
+                state.ended = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let ended = state.withLock { state in
+                    if !state.ended { state.waiters.append(continuation) }
+                    return state.ended
+                }
+                if ended { continuation.resume() }
+            }
+        }
+    }
 
     /// Writes the configuration and the registration at `base` (a path without extension),
     /// starts `binary` and returns once it is `ready`.
@@ -91,6 +118,7 @@ struct AschedProcess: Sendable {
         let output = FileHandle(forWritingAtPath: log)
         output?.seekToEndOfFile()
         process.standardError = output
+        process.terminationHandler = { [exit] _ in exit.ended() }
         try process.run()
     }
 
@@ -124,7 +152,7 @@ struct AschedProcess: Sendable {
     func stop() async throws {
         guard process.isRunning else { return }
         process.terminate()
-        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        await exit.wait()
         guard process.terminationStatus == 0 else {
             throw Failure(description: "asched serve exited with \(process.terminationStatus) on SIGTERM; its log: \(log)")
         }
@@ -132,9 +160,9 @@ struct AschedProcess: Sendable {
 
     /// SIGKILL, as a crash of its machine would end it; returns once the process is gone (its
     /// sockets closed), so nothing that arrives anywhere afterwards can come from it.
-    func kill() async throws {
+    func kill() async {
         _ = Glibc.kill(process.processIdentifier, SIGKILL)
-        while process.isRunning { try await Task.sleep(for: .milliseconds(1)) }
+        await exit.wait()
     }
 
     private func healthStatus() async -> UInt? {

@@ -88,7 +88,7 @@ struct DatabaseReport {
                 try await Task.sleep(for: .seconds(5))
                 let owner = try await processes.owner()
                 let killed = ContinuousClock.now
-                try await processes.kill(owner)
+                await processes.kill(owner)
                 counter.failover.withLock { $0 = (ContinuousClock.now, nil, nil) }
                 let deadline = ContinuousClock.now + .seconds(60)
                 var marks: (acknowledged: ContinuousClock.Instant?, delivered: ContinuousClock.Instant?) = (nil, nil)

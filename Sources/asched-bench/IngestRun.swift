@@ -100,8 +100,8 @@ struct IngestRun {
         subscript(index: Int) -> AschedProcess { processes.withLock { $0[index] } }
 
         /// SIGKILLs instance `index` and returns once it is gone.
-        func kill(_ index: Int) async throws {
-            try await self[index].kill()
+        func kill(_ index: Int) async {
+            await self[index].kill()
         }
 
         /// Starts instance `index` again (same port and name) and waits until it listens.

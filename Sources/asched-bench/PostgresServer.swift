@@ -16,14 +16,14 @@ struct PostgresServer: Sendable {
     let directory: String
 
     /// Starts one, stopped by the script's watchdog should this process die first. With
-    /// `fsync`, the server is restarted with PostgreSQL's defaults for `fsync` and
-    /// `full_page_writes` (on): the script turns them off for throwaway test data, which would
-    /// leave a commit in the OS's cache while the embedded log compared with it syncs.
+    /// `fsync`, it keeps PostgreSQL's defaults for `fsync` and `full_page_writes` (on,
+    /// `--durable`): the script turns them off for throwaway test data, which would leave a
+    /// commit in the OS's cache while the embedded log compared with it syncs.
     static func start(script: String, fsync: Bool) throws -> PostgresServer {
         guard FileManager.default.isExecutableFile(atPath: script) else {
             throw Failure(description: "no \(script): run from the package's folder or name it with --postgres-server PATH")
         }
-        let output = try run(script, ["start", "--owner-pid", "\(getpid())"])
+        let output = try run(script, ["start", "--owner-pid", "\(getpid())"] + (fsync ? ["--durable"] : []))
         let fields = Dictionary(output.split(separator: "\n").compactMap { line -> (String, String)? in
             guard let equals = line.firstIndex(of: "=") else { return nil }
             return (String(line[..<equals]), String(line[line.index(after: equals)...]))
@@ -32,18 +32,8 @@ struct PostgresServer: Sendable {
               let colon = url.dropFirst("postgres://".count).firstIndex(of: ":"), let at = url.lastIndex(of: "@") else {
             throw Failure(description: "\(script) start printed no url= and dir=: \(output)")
         }
-        let server = PostgresServer(base: String(url[..<slash]), password: String(url[url.index(after: colon)..<at]),
-                                    script: script, directory: directory)
-        if fsync {
-            _ = try run(script, ["pause", directory])
-            let bin = try String(contentsOfFile: directory + "/.asched-postgres-test", encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            let port = try String(contentsOfFile: directory + "/port", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            let options = "-c port=\(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(directory) -c max_connections=200"
-            let pgctl = [bin + "/pg_ctl", "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "-o", options, "start"]
-            _ = try getuid() == 0 ? run("/usr/sbin/runuser", ["-u", "postgres", "--"] + pgctl) : run(pgctl[0], Array(pgctl.dropFirst()))
-        }
-        return server
+        return PostgresServer(base: String(url[..<slash]), password: String(url[url.index(after: colon)..<at]),
+                              script: script, directory: directory)
     }
 
     /// The URL of database `name`, with the password.
