@@ -96,6 +96,21 @@ struct Benchmarks {
         return Double(appends) / elapsed
     }
 
+    /// The bulk scenario in interleaved rounds: raw against the log with LZ4 (the default), with
+    /// compression off, and with LZ4 only while committing, in that contender order.
+    func bulkRounds(runs: Int) async throws -> InterleavedRuns {
+        let (records, bytes, appends) = (100, 600, 60 * scale)
+        return try await InterleavedRuns.measure("SegmentLog 100 records/append, LZ4 and none / raw write+fdatasync", rounds: runs,
+                                                 baseline: { try rawBulkSyncs(recordsPerAppend: records, bytes: bytes, appends: appends) },
+                                                 contenders: [
+                                                     { try await logBatchAppends(recordsPerAppend: records, bytes: bytes, appends: appends) },
+                                                     { try await logBatchAppends(recordsPerAppend: records, bytes: bytes, appends: appends,
+                                                                                 compression: .none) },
+                                                     { try await logBatchAppends(recordsPerAppend: records, bytes: bytes, appends: appends,
+                                                                                 compression: .lz4WhileCommitting(thresholdBytes: 128)) },
+                                                 ])
+    }
+
     struct ReplayResult {
         var payloadBytesPerSecond: Double
         var recordsPerSecond: Double

@@ -5,7 +5,21 @@ import SegmentLog
 
 // segmentlog-bench: SegmentLog beside raw fdatasync and SQLite (WAL, synchronous=FULL), in one
 // run on one disk. Prints a Markdown table of medians and ratios.
-let options = BenchOptions.parse(CommandLine.arguments.dropFirst(), program: "segmentlog-bench", defaultRuns: 5)
+// `--only bulk` runs the bulk scenario alone (its interleaved rounds and ratios), to iterate on it
+// quickly; the shared options do not know it, so it is taken out before they are parsed.
+var arguments = Array(CommandLine.arguments.dropFirst())
+let onlyBulk = arguments.firstIndex(of: "--only").map { index in
+    guard arguments.count > index + 1, arguments[index + 1] == "bulk" else {
+        print("segmentlog-bench: --only takes one scenario: bulk")
+        exit(2)
+    }
+    arguments.removeSubrange(index...index + 1)
+    return true
+} ?? false
+if arguments.contains("--help") || arguments.contains("-h") {
+    print("segmentlog-bench also takes:\n  --only bulk       only the 100 x 600 B bulk scenario against its raw baseline\n")
+}
+let options = BenchOptions.parse(arguments[...], program: "segmentlog-bench", defaultRuns: 5)
 let (runs, directory, scale) = (options.runs, options.directory, options.scale)
 
 @MainActor func median(_ label: String, _ body: () async throws -> Double) async throws -> Double {
@@ -30,6 +44,15 @@ func roundRatios(_ name: String, _ ratios: [Double]) -> String {
 }
 
 let bench = Benchmarks(directory: directory, scale: scale)
+if onlyBulk {
+    let bulk = try await bench.bulkRounds(runs: runs)
+    print("| bulk, 100 x 600 B per append | records/s | raw 62400 B write+fdatasync, records/s: \(String(format: "%.0f", bulk.baseline * 100)) | ratio |")
+    for (name, index) in [("LZ4", 0), ("compression off", 1), ("LZ4 while committing", 2)] {
+        print("| \(name) | \(String(format: "%.0f", bulk.contenders[index] * 100)) | | "
+            + String(format: "%.2fx", bulk.ratios[index]) + " (\(roundRatios("rounds", bulk.roundRatios[index]))) |")
+    }
+    exit(0)
+}
 let rawAppend = try await median("raw append+fdatasync") { try bench.rawAppendSyncs() }
 let sqliteSingle = try await median("SQLite 1 row/commit") {
     try bench.sqliteCommits(recordsPerCommit: 1, bytes: 200, commits: 200 * scale)
@@ -49,15 +72,7 @@ let log64 = try await median("SegmentLog 64 appenders") { try await bench.logApp
 let sqliteBatch = try await median("SQLite 100 rows/commit") {
     try bench.sqliteCommits(recordsPerCommit: 100, bytes: 600, commits: 30 * scale)
 }
-let bulk = try await InterleavedRuns.measure("SegmentLog 100 records/append, LZ4 and none / raw write+fdatasync", rounds: runs,
-                                             baseline: { try bench.rawBulkSyncs(recordsPerAppend: 100, bytes: 600, appends: 60 * scale) },
-                                             contenders: [
-                                                 { try await bench.logBatchAppends(recordsPerAppend: 100, bytes: 600, appends: 60 * scale) },
-                                                 { try await bench.logBatchAppends(recordsPerAppend: 100, bytes: 600, appends: 60 * scale,
-                                                                                   compression: .none) },
-                                                 { try await bench.logBatchAppends(recordsPerAppend: 100, bytes: 600, appends: 60 * scale,
-                                                                                   compression: .lz4WhileCommitting(thresholdBytes: 128)) },
-                                             ])
+let bulk = try await bench.bulkRounds(runs: runs)
 let (rawBulk, logBatch, logBatchUncompressed) = (bulk.baseline, bulk.contenders[0], bulk.contenders[1])
 let logBatchWhileCommitting = bulk.contenders[2]
 var replays: [Benchmarks.ReplayResult] = []
