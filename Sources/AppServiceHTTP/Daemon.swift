@@ -25,7 +25,7 @@ package enum Daemon {
     /// With `tls_certificate` and `tls_key`, `listen` serves HTTPS; their files are read and
     /// checked before the log is opened, so a bad one stops start-up with the file and the reason.
     ///
-    /// With `database_url`, `store` is the database's store whose lease ``Standby/takeLease(configuration:logger:onServerRunning:)``
+    /// With `database_url`, `store` is the database's store whose lease ``Standby/takeLease(configuration:logger:signals:onServerRunning:)``
     /// took; without one, the daemon takes the lease from whoever holds it. Either way it renews
     /// the lease while it runs (every third of `leaseDuration`), and stops with an error once it lost it (``LeaseKeeper``);
     /// given `onLeaseLost`, it hands that error over instead, for the caller to shut the daemon down gracefully.

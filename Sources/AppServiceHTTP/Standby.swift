@@ -22,8 +22,8 @@ package enum Standby {
 
     /// The store of `configuration`'s database, its lease taken, once no other instance holds
     /// it: at once when none does, else after serving as a standby until the holder's lease
-    /// expired. Nil when SIGTERM or SIGINT came first.
-    package static func takeLease(configuration: DaemonConfiguration, logger: Logger,
+    /// expired. Nil when SIGTERM or SIGINT (through `signals`) came first.
+    package static func takeLease(configuration: DaemonConfiguration, logger: Logger, signals: ShutdownSignals,
                                   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> PostgresRecordStore? {
         guard let url = configuration.databaseURL else { preconditionFailure("a standby needs database_url") }
         let recordBytesMax = configuration.schedulerConfiguration.log.recordBytesMax
@@ -46,12 +46,12 @@ package enum Standby {
                                                 trustRoots: try configuration.peerTrustRoots())
         let app = try application(configuration: configuration, status: status, forwarder: forwarder, logger: logger,
                                   onServerRunning: onServerRunning)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let ended = Mutex(false)
         // The server ends only on a signal: then so does the wait.
         let serving = Task {
             defer { ended.withLock { $0 = true } }
-            try await group.run()
+            try await signals.run(group)
         }
         while true {
             try? await Task.sleep(for: pollInterval)

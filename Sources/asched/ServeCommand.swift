@@ -46,7 +46,9 @@ struct ServeCommand: AsyncParsableCommand {
             registrations stay. Other changed keys need a restart.
 
             SIGTERM or SIGINT stops accepting requests, abandons sends under way (they are
-            resent, same id, on the next start), syncs the log and exits 0.
+            resent, same id, on the next start), syncs the log and exits 0; while the log or
+            database opens and replays, it exits 0 at once (nothing is acknowledged yet). One
+            that arrives while an instance steps down stops it instead of standing by.
 
             Examples:
               asched serve --config /etc/asched/asched.yaml
@@ -58,6 +60,9 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
+        // First, so a signal is never met by the default action: at any moment it stops the process as documented.
+        let signals = ShutdownSignals()
+        signals.install()
         var configuration = try DaemonConfiguration.load(path: config)
         var logger = Logger(label: "asched")
         logger.logLevel = logLevel
@@ -75,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
         defer { hangups.cancel() }
         // An instance that lost the writer lease (paused, cut off from the database past the
         // lease) stepped down gracefully: it stands by again, and takes over once it can.
-        while try await serve(configuration: configuration, reloader: reloader, logger: logger) {
+        while try await serve(configuration: configuration, reloader: reloader, signals: signals, logger: logger) {
             logger.warning("stepped down: serving as a standby until the writer lease is free again")
             // The file as it is now, as a restart would read it (registrations a SIGHUP put in force included).
             do {
@@ -87,12 +92,14 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// Runs the daemon until SIGTERM or SIGINT (false), or until it lost the database's writer
-    /// lease and stepped down (true). With a database, first waits as a standby for the lease.
-    private func serve(configuration: DaemonConfiguration, reloader: RegistrationReloader, logger: Logger) async throws -> Bool {
+    /// lease and stepped down (true; false when a signal came while it did). With a database,
+    /// first waits as a standby for the lease.
+    private func serve(configuration: DaemonConfiguration, reloader: RegistrationReloader, signals: ShutdownSignals,
+                       logger: Logger) async throws -> Bool {
         let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
         var store: PostgresRecordStore?
         if configuration.databaseURL != nil {
-            store = try await Standby.takeLease(configuration: configuration, logger: logger, onServerRunning: { [logger] port in
+            store = try await Standby.takeLease(configuration: configuration, logger: logger, signals: signals, onServerRunning: { [logger] port in
                 logger.info("listening as a standby", metadata: ["address": "\(configuration.listenHost):\(port)", "scheme": "\(scheme)"])
             })
             // SIGTERM or SIGINT while a standby: nothing was written, nothing to close.
@@ -108,10 +115,10 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("serving /metrics without a token", metadata: ["metrics": "\(configuration.metricsListen?.host ?? ""):\(port)"])
             },
             onLeaseLost: { await stepDown.lost($0) })
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         await stepDown.attach(group)
-        try await group.run()
-        return await stepDown.error != nil
+        try await signals.run(group)
+        return await stepDown.error != nil && !signals.requested
     }
 
     /// Installed before the server listens, so a SIGHUP sent once it does never meets the

@@ -2,6 +2,7 @@ import AppServiceHTTP
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 
 /// The real `asched serve` process: SIGTERM exits 0 and everything acknowledged is in the log.
@@ -164,6 +165,60 @@ import Testing
     @Test func helpNamesTheSecretSourcesAndReload() throws {
         let help = try AschedBinary.run(["serve", "--help"])
         #expect(help.standardOutput.contains("ASCHED_INGEST_TOKEN") && help.standardOutput.contains("SIGHUP"))
+    }
+
+    /// A SIGTERM while the log opens and replays a backlog, before anything is served, ends the
+    /// process with status 0 as one while it serves does (the signal's default action would end it
+    /// by the signal), and leaves the log whole.
+    @Test func sigtermWhileTheLogReplaysExitsZero() async throws {
+        let directory = try Self.daemonDirectory(token: "replay-token")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (first, port, firstOutput) = try Self.start(config: directory + "/asched.yaml")
+        // The registration's port refuses, so every event stays queued: a backlog to replay.
+        let event = #"{"type": "m.room.message", "content": {"body": "\#(String(repeating: "x", count: 400))"}}"#
+        let body = #"{"events": ["# + Array(repeating: event, count: 200).joined(separator: ",") + "]}"
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        var acknowledged = 0
+        for _ in 1...100 {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_asched/v1/services/bridge/enqueue")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer replay-token")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await client.execute(request, timeout: .seconds(10))
+            _ = try await response.body.collect(upTo: 1 << 16)
+            if response.status == .ok { acknowledged += 1 }
+        }
+        try await client.shutdown()
+        #expect(acknowledged == 100)
+        _ = Self.terminate(first, output: firstOutput)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: AschedBinary.path)
+        process.arguments = ["serve", "--config", directory + "/asched.yaml"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let printed = Mutex("")
+        Thread.detachNewThread {
+            while case let chunk = output.fileHandleForReading.availableData, !chunk.isEmpty {
+                printed.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !printed.withLock({ $0.contains("opening the log") }), process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        kill(process.processIdentifier, SIGTERM)
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let log = printed.withLock { $0 }
+        #expect(!process.isRunning, "asched serve did not stop within 30 s of SIGTERM: \(log)")
+        if process.isRunning { process.terminate() }
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(log)")
+        let dump = try AschedBinary.run(["dump", directory + "/data", "--type", "enqueued", "--json"])
+        #expect(dump.standardOutput.split(separator: "\n").count == acknowledged)
+        let verify = try AschedBinary.run(["verify", directory + "/data"])
+        #expect(verify.status == 0 && verify.standardOutput.contains("0 errors, 0 warnings"), "\(verify.standardOutput)")
     }
 
     @Test func sigtermExitsZeroAndKeepsEverythingAcknowledged() async throws {
