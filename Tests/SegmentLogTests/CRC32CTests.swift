@@ -21,4 +21,23 @@ import Testing
             #expect(chained == whole, "chaining at \(split) of \(length)")
         }
     }
+
+    /// The hardware path checksums three blocks at once (3 x 8192 and 3 x 64 bytes) and joins
+    /// them; lengths at and around those rounds, at every alignment and with a seed, must give
+    /// what the byte-at-a-time table gives.
+    @Test func hardwareAgreesAroundItsThreeBlockRounds() {
+        var random = SeededRandom(seed: 11)
+        let bytes = (0..<(3 * 8192 * 2 + 3 * 64 + 40)).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let lengths = [191, 192, 193, 200, 383, 384, 385, 600, 24_575, 24_576, 24_577, 24_576 + 192 + 7, bytes.count - 8]
+        bytes.withUnsafeBytes { raw in
+            for length in lengths {
+                for offset in 0..<8 {
+                    let seed = UInt32.random(in: 0...UInt32.max, using: &random)
+                    let hardware = asched_crc32c(seed, raw.baseAddress! + offset, length)
+                    let portable = asched_crc32c_portable(seed, raw.baseAddress! + offset, length)
+                    #expect(hardware == portable, "length \(length) at offset \(offset)")
+                }
+            }
+        }
+    }
 }
