@@ -21,6 +21,9 @@ public final class PostgresRecordReader: Sendable {
     public let schemaVersion: Int
     /// Where a replay starts: records below it are the live ones compaction kept, read for their items only.
     public let replayFloor: LogPosition
+    /// Each service's own floor, above ``replayFloor``, where a store holding the service's lease
+    /// compacted it: that service's records below it are read for their items only.
+    public let serviceFloors: [String: LogPosition]
     /// The writer lease: its epoch and its holder (an instance name), when the reader opened.
     public let lease: (epoch: Int64, holder: String)
     private let connection: PostgresConnection
@@ -56,6 +59,13 @@ public final class PostgresRecordReader: Sendable {
             schemaVersion = Int(version)
             replayFloor = LogPosition(rawValue: UInt64(max(floor, 0)))
             lease = (epoch, holder)
+            let floors = version < 4 ? [] : try Self.query(connection, url, "SELECT service, position FROM asched_service_floors",
+                                                           logger: logger, table: "asched_service_floors",
+                                                           operation: "reading the services' replay floors")
+            serviceFloors = try Dictionary(floors.map { row in
+                let (service, position) = try row.decode((String, Int64).self)
+                return (service, LogPosition(rawValue: UInt64(max(position, 0))))
+            }, uniquingKeysWith: max)
         } catch {
             _ = try? connection.close().wait()
             throw error
@@ -79,6 +89,13 @@ public final class PostgresRecordReader: Sendable {
             }
             if rows.count < PostgresRecordStore.replayPageRecordsMax { return }
         }
+    }
+
+    /// Whether a replay folds `record`: at or above ``replayFloor`` and its service's floor.
+    public func isReplayed(_ record: LogRecord) -> Bool {
+        guard record.position >= replayFloor else { return false }
+        guard !serviceFloors.isEmpty, let service = RecordServiceName.of(record.payload), let floor = serviceFloors[service] else { return true }
+        return record.position >= floor
     }
 
     /// The number of records and their payload bytes.

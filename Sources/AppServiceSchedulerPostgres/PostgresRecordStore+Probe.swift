@@ -2,13 +2,24 @@ import Logging
 import PostgresNIO
 
 extension PostgresRecordStore {
-    /// Reads the writer lease on a connection of its own, opened for the probe and closed after,
-    /// so a health check says whether the database answers now, whatever the store's own
-    /// connections went through. Takes at most about `timeout`.
+    /// Reads the lease (the writer lease, or this store's services' leases) on a connection of
+    /// its own, opened for the probe and closed after, so a health check says whether the
+    /// database answers now, whatever the store's own connections went through. Takes at most
+    /// about `timeout`.
     public func probe(timeout: Duration = .seconds(3)) async -> PostgresLeaseProbe {
         do {
-            let lease = try await Self.readLease(url: url, timeout: timeout, logger: logger)
-            return lease.epoch == epoch ? .holding : .lost(holder: lease.holder, epoch: lease.epoch)
+            switch fence {
+            case .writerLease(let epoch):
+                let lease = try await Self.readLease(url: url, timeout: timeout, logger: logger)
+                return lease.epoch == epoch ? .holding : .lost(holder: lease.holder, epoch: lease.epoch)
+            case .serviceLeases(let incarnation, let services):
+                let lost = try await Self.read("""
+                    SELECT holder, incarnation FROM asched_service_leases
+                    WHERE service = ANY(\(services)) AND NOT (incarnation = \(incarnation) AND expires_at > now()) ORDER BY service LIMIT 1
+                    """, url: url, timeout: timeout, table: Self.serviceLeaseTable, operation: "reading the services' leases", logger: logger)
+                guard let (holder, taken) = try lost.first?.decode((String, Int64).self) else { return .holding }
+                return .lost(holder: taken == incarnation ? "" : holder, epoch: taken)
+            }
         } catch {
             return .unreachable(reason: "\(error)")
         }
@@ -26,6 +37,18 @@ extension PostgresRecordStore {
     /// The writer lease's epoch, holder, address and whether it is free, on a new connection, within `timeout`.
     static func readLease(url: PostgresDatabaseURL, timeout: Duration, logger: Logger) async throws
         -> (epoch: Int64, holder: String, address: String, isFree: Bool) {
+        let rows = try await read("SELECT epoch, holder, address, epoch = 0 OR expires_at <= now() FROM asched_writer_lease",
+                                  url: url, timeout: timeout, table: leaseTable, operation: "reading the writer lease", logger: logger)
+        guard let lease = try rows.first?.decode((Int64, String, String, Bool).self) else {
+            throw PostgresStoreError.statementFailed(database: url.description, table: leaseTable,
+                                                     operation: "reading the writer lease", reason: "the lease row is missing")
+        }
+        return lease
+    }
+
+    /// The rows of `query`, run on a new connection within about `timeout`.
+    private static func read(_ query: PostgresQuery, url: PostgresDatabaseURL, timeout: Duration, table: String, operation: String,
+                             logger: Logger) async throws -> [PostgresRow] {
         var configuration = try Connections.configuration(url)
         configuration.options.connectTimeout = TimeAmount(timeout)
         let connection: PostgresConnection
@@ -43,19 +66,12 @@ extension PostgresRecordStore {
         defer { watchdog.cancel() }
         let started = ContinuousClock.now
         do {
-            let rows = try await connection.query("SELECT epoch, holder, address, epoch = 0 OR expires_at <= now() FROM asched_writer_lease",
-                                                  logger: logger).collect()
+            let rows = try await connection.query(query, logger: logger).collect()
             try? await connection.close()
-            guard let lease = try rows.first?.decode((Int64, String, String, Bool).self) else {
-                throw PostgresStoreError.statementFailed(database: url.description, table: leaseTable,
-                                                         operation: "reading the writer lease", reason: "the lease row is missing")
-            }
-            return lease
-        } catch let error as PostgresStoreError {
-            throw error
+            return rows
         } catch {
             try? await connection.close()
-            throw PostgresStoreError.statementFailed(database: url.description, table: leaseTable, operation: "reading the writer lease",
+            throw PostgresStoreError.statementFailed(database: url.description, table: table, operation: operation,
                                                      reason: ContinuousClock.now - started >= timeout
                                                          ? "no answer within \(timeout)" : PostgresStoreError.reason(error))
         }

@@ -14,6 +14,13 @@ import Synchronization
 /// same statement, so once another store has opened the database, the database itself refuses
 /// this one's writes (``PostgresStoreError/fenced(database:table:epoch:)``).
 ///
+/// Or several stores write at once, each the records of the services whose leases it holds
+/// (``open(url:holder:services:recordBytesMax:leaseDuration:logger:)``): every write checks
+/// those leases in the same statement, a store's positions are a block no other store's open
+/// draws, and a service moving to another store goes on at higher positions, so each service's
+/// records are in the order they committed. A replay reads the store's services' records only,
+/// and a compaction deletes only theirs.
+///
 /// Positions are assigned here, in call order, from the table's last one at open; one writer
 /// task commits the appends in that order, those waiting together in one statement (group
 /// commit), with `synchronous_commit` on. Reads (``replay(_:)``, ``records(at:)``) are
@@ -33,9 +40,10 @@ import Synchronization
 /// ```
 public final class PostgresRecordStore: RecordStore {
     /// The schema version this release creates, and the newest it reads.
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
     static let recordsTable = "asched_records"
     static let leaseTable = "asched_writer_lease"
+    static let serviceLeaseTable = "asched_service_leases"
     static let floorTable = "asched_replay_floor"
     static let schemaTable = "asched_schema"
     /// Payload bytes one INSERT carries at most when several appends wait (one append is never split).
@@ -47,8 +55,18 @@ public final class PostgresRecordStore: RecordStore {
 
     /// The database, named without its password in every message.
     public let url: PostgresDatabaseURL
-    /// The writer lease's epoch this store took at open; a later open takes a higher one.
-    public let epoch: Int64
+    /// The writer lease's epoch this store took at open, or the incarnation it took its
+    /// services' leases at; a later open takes a higher one.
+    public var epoch: Int64 { fence.token }
+    /// The services whose leases this store holds, sorted: it writes, replays and compacts their
+    /// records only. Nil for a store holding the writer lease, which writes every service's.
+    public var services: [String]? {
+        guard case .serviceLeases(_, let services) = fence else { return nil }
+        return services
+    }
+    let fence: Fence
+    /// ``services`` as a set, for checking each record appended.
+    private let leased: Set<String>?
     public let recordBytesMax: Int
     /// The write connection's event loop, which the append promises live on whatever connection
     /// commits them.
@@ -84,10 +102,11 @@ public final class PostgresRecordStore: RecordStore {
         var statistics = LogStatistics()
     }
 
-    private init(url: PostgresDatabaseURL, epoch: Int64, recordBytesMax: Int, leaseDuration: Duration?, connections: Connections,
+    private init(url: PostgresDatabaseURL, fence: Fence, recordBytesMax: Int, leaseDuration: Duration?, connections: Connections,
                  logger: Logger, start: Start) {
         self.url = url
-        self.epoch = epoch
+        self.fence = fence
+        if case .serviceLeases(_, let services) = fence { leased = Set(services) } else { leased = nil }
         self.recordBytesMax = recordBytesMax
         eventLoop = connections.write.eventLoop
         writeConnection = Mutex(connections.write)
@@ -115,7 +134,27 @@ public final class PostgresRecordStore: RecordStore {
                             logger: Logger = Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
         async throws -> PostgresRecordStore {
         let store = try await open(url: url, holder: holder, recordBytesMax: recordBytesMax, leaseDuration: leaseDuration,
-                                   onlyIfExpired: false, logger: logger)
+                                   request: .writer(onlyIfExpired: false), logger: logger)
+        return store!
+    }
+
+    /// Connects to `url` as ``open(url:holder:recordBytesMax:leaseDuration:logger:)`` does, but
+    /// takes, as `holder`, the lease of each of `services` that no store holds (never taken,
+    /// expired, or released when its store closed), not the writer lease: several such stores
+    /// write to one database at once, each the records of its own services, so several
+    /// schedulers (one per store, each given its store's ``services``) share it. ``services``
+    /// says which were taken, perhaps none. The leases expire unless renewed within
+    /// `leaseDuration` (every third of it, until ``close()``, which releases them); a store that
+    /// lost one writes nothing more (``leaseLost()``). Throws
+    /// ``PostgresStoreError/writerLeaseHeld(database:holder:)`` while a store holds the writer
+    /// lease, whose open in turn fences every store holding services' leases.
+    public static func open(url: PostgresDatabaseURL, holder: String = defaultHolder, services: Set<String>,
+                            recordBytesMax: Int = 16 << 20, leaseDuration: Duration = .seconds(6),
+                            logger: Logger = Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+        async throws -> PostgresRecordStore {
+        precondition(services.allSatisfy { !$0.isEmpty }, "a service id is not empty")
+        let store = try await open(url: url, holder: holder, recordBytesMax: recordBytesMax, leaseDuration: leaseDuration,
+                                   request: .services(services.sorted()), logger: logger)
         return store!
     }
 
@@ -126,27 +165,27 @@ public final class PostgresRecordStore: RecordStore {
                                           leaseDuration: Duration,
                                           logger: Logger = Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
         async throws -> PostgresRecordStore? {
-        try await open(url: url, holder: holder, recordBytesMax: recordBytesMax, leaseDuration: leaseDuration, onlyIfExpired: true,
-                       logger: logger)
+        try await open(url: url, holder: holder, recordBytesMax: recordBytesMax, leaseDuration: leaseDuration,
+                       request: .writer(onlyIfExpired: true), logger: logger)
     }
 
     private static func open(url: PostgresDatabaseURL, holder: String, recordBytesMax: Int, leaseDuration: Duration?,
-                             onlyIfExpired: Bool, logger: Logger) async throws -> PostgresRecordStore? {
+                             request: Schema.LeaseRequest, logger: Logger) async throws -> PostgresRecordStore? {
         precondition(recordBytesMax > 0 && recordBytesMax <= 256 << 20, "recordBytesMax must be in 1...256 MiB")
         precondition(leaseDuration.map { $0 >= .seconds(1) } ?? true, "a lease shorter than a second would expire between renewals")
         let connections = try await Connections.open(url, logger: logger)
         do {
-            guard let epoch = try await Schema.prepare(connections.write, url: url, holder: holder, leaseDuration: leaseDuration,
-                                                       onlyIfExpired: onlyIfExpired, logger: logger) else {
+            guard let fence = try await Schema.prepare(connections.write, url: url, holder: holder, leaseDuration: leaseDuration,
+                                                       request: request, logger: logger) else {
                 await connections.close()
-                guard onlyIfExpired else {
+                guard case .writer(onlyIfExpired: true) = request else {
                     throw PostgresStoreError.statementFailed(database: url.description, table: leaseTable,
                                                              operation: "taking the writer lease", reason: "the lease row is missing")
                 }
                 return nil
             }
-            let start = try await Start.read(connections.read, url: url, logger: logger)
-            return PostgresRecordStore(url: url, epoch: epoch, recordBytesMax: recordBytesMax, leaseDuration: leaseDuration,
+            let start = try await Start.read(connections.read, url: url, fence: fence, logger: logger)
+            return PostgresRecordStore(url: url, fence: fence, recordBytesMax: recordBytesMax, leaseDuration: leaseDuration,
                                        connections: connections, logger: logger, start: start)
         } catch {
             await connections.close()
@@ -164,6 +203,12 @@ public final class PostgresRecordStore: RecordStore {
     public func beginAppend(contentsOf entries: [LogEntry]) throws -> PostgresAppend {
         precondition(!entries.isEmpty, "an append needs at least one record")
         precondition(entries.allSatisfy { $0.payload.count <= recordBytesMax }, "a record is over recordBytesMax")
+        if let leased {
+            for entry in entries {
+                let service = RecordServiceName.of(entry.payload)
+                guard let service, leased.contains(service) else { throw PostgresStoreError.serviceNotLeased(database: url.description, service: service) }
+            }
+        }
         let append = try state.withLock { state throws(PostgresStoreError) -> PostgresAppend in
             if let failure = state.failure { throw failure }
             guard !state.closed else { throw .closed(database: url.description) }
@@ -183,10 +228,20 @@ public final class PostgresRecordStore: RecordStore {
         let floorRows = try read("SELECT position FROM asched_replay_floor", table: Self.floorTable, operation: "reading the replay floor")
         var next = try floorRows.first.map { try $0.decode(Int64.self) } ?? 0
         while true {
-            let page = try read("""
-                SELECT position, type, payload FROM asched_records WHERE position >= \(next) ORDER BY position
-                LIMIT \(Self.replayPageRecordsMax)
-                """, table: Self.recordsTable, operation: "replaying from position \(next)")
+            // A service's records below its own floor (its last compaction as a store holding its
+            // lease) are the live ones that compaction kept, read for their items only.
+            let query: PostgresQuery = switch fence {
+            case .writerLease: """
+                SELECT r.position, r.type, r.payload FROM asched_records r LEFT JOIN asched_service_floors f ON f.service = r.service
+                WHERE r.position >= \(next) AND r.position >= coalesce(f.position, 0) ORDER BY r.position LIMIT \(Self.replayPageRecordsMax)
+                """
+            case .serviceLeases(_, let services): """
+                SELECT r.position, r.type, r.payload FROM asched_records r LEFT JOIN asched_service_floors f ON f.service = r.service
+                WHERE r.service = ANY(\(services)) AND r.position >= \(next) AND r.position >= coalesce(f.position, 0)
+                ORDER BY r.position LIMIT \(Self.replayPageRecordsMax)
+                """
+            }
+            let page = try read(query, table: Self.recordsTable, operation: "replaying from position \(next)")
             for row in page.rows {
                 let record = try logRecord(row)
                 try apply(record)
@@ -221,7 +276,8 @@ public final class PostgresRecordStore: RecordStore {
         let kept = live.map { Int64($0.rawValue) }
         let outcome: (lease: Int64, records: Int64, bytes: Int64, deleted: Int64, deletedBytes: Int64)
         do {
-            let result = try await ConnectionLost.check(readConnection.withLock { $0 }).query("""
+            let query: PostgresQuery = switch fence {
+            case .writerLease(let epoch): """
                 WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) AND expires_at > now() FOR SHARE),
                 below AS (SELECT count(*) AS records, coalesce(sum(octet_length(payload)), 0)::bigint AS bytes
                           FROM asched_records WHERE position < \(bound)),
@@ -231,7 +287,24 @@ public final class PostgresRecordStore: RecordStore {
                           WHERE EXISTS (SELECT 1 FROM lease) RETURNING position)
                 SELECT (SELECT count(*) FROM lease), below.records, below.bytes, (SELECT count(*) FROM deleted),
                        (SELECT coalesce(sum(bytes), 0)::bigint FROM deleted) FROM below
-                """, logger: logger).get()
+                """
+            case .serviceLeases(let incarnation, let services): """
+                WITH lease AS (SELECT service FROM asched_service_leases
+                               WHERE incarnation = \(incarnation) AND expires_at > now() AND service = ANY(\(services)) FOR SHARE),
+                held AS (SELECT count(*) = \(services.count) AS all_held FROM lease),
+                below AS (SELECT count(*) AS records, coalesce(sum(octet_length(payload)), 0)::bigint AS bytes
+                          FROM asched_records WHERE service = ANY(\(services)) AND position < \(bound)),
+                deleted AS (DELETE FROM asched_records WHERE service = ANY(\(services)) AND position < \(bound)
+                            AND NOT (position = ANY(\(kept))) AND (SELECT all_held FROM held) RETURNING octet_length(payload) AS bytes),
+                moved AS (INSERT INTO asched_service_floors (service, position) SELECT s, \(bound) FROM unnest(\(services)::text[]) AS s
+                          WHERE (SELECT all_held FROM held)
+                          ON CONFLICT (service) DO UPDATE SET position = greatest(asched_service_floors.position, excluded.position)
+                          RETURNING 1)
+                SELECT (SELECT CASE WHEN all_held THEN 1 ELSE 0 END FROM held)::bigint, below.records, below.bytes,
+                       (SELECT count(*) FROM deleted), (SELECT coalesce(sum(bytes), 0)::bigint FROM deleted) FROM below
+                """
+            }
+            let result = try await ConnectionLost.check(readConnection.withLock { $0 }).query(query, logger: logger).get()
             guard let row = result.rows.first else {
                 throw PostgresStoreError.statementFailed(database: url.description, table: Self.recordsTable,
                                                          operation: "compacting below position \(floor)", reason: "it returned no row")
@@ -289,13 +362,20 @@ public final class PostgresRecordStore: RecordStore {
     /// this store's and has not expired: false when it is not (another store took it, or it
     /// expired first), and this store's writes are then refused.
     public func renewLease(for duration: Duration) async throws -> Bool {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+        let seconds = Self.seconds(duration)
         do {
-            let rows = try await ConnectionLost.check(readConnection.withLock { $0 }).query("""
-                UPDATE asched_writer_lease SET expires_at = now() + make_interval(secs => \(seconds)::float8)
-                WHERE epoch = \(epoch) AND expires_at > now() RETURNING epoch
-                """, logger: logger).get().rows
-            return !rows.isEmpty
+            switch fence {
+            case .writerLease(let epoch):
+                return try await !ConnectionLost.check(readConnection.withLock { $0 }).query("""
+                    UPDATE asched_writer_lease SET expires_at = now() + make_interval(secs => \(seconds)::float8)
+                    WHERE epoch = \(epoch) AND expires_at > now() RETURNING epoch
+                    """, logger: logger).get().rows.isEmpty
+            case .serviceLeases(let incarnation, let services):
+                return try await ConnectionLost.check(readConnection.withLock { $0 }).query("""
+                    UPDATE asched_service_leases SET expires_at = now() + make_interval(secs => \(seconds)::float8)
+                    WHERE incarnation = \(incarnation) AND expires_at > now() AND service = ANY(\(services)) RETURNING service
+                    """, logger: logger).get().rows.count == services.count
+            }
         } catch {
             if ConnectionLost(error) != nil, let connection = try? await Connections.connect(url, try Connections.configuration(url), id: 2,
                                                                                              logger: logger) {
@@ -309,14 +389,22 @@ public final class PostgresRecordStore: RecordStore {
         }
     }
 
-    /// Writes `address` (a base URL such as `http://10.0.0.5:8448`) into the writer lease as where
-    /// this store's instance serves its HTTP API, so that a standby forwards the requests it
-    /// receives there. False when the lease is no longer this store's.
+    /// Writes `address` (a base URL such as `http://10.0.0.5:8448`) into the writer lease (or its
+    /// services' leases) as where this store's instance serves its HTTP API, so that a standby
+    /// forwards the requests it receives there. False when a lease is no longer this store's.
     public func advertise(address: String) async throws -> Bool {
         do {
-            return try await !ConnectionLost.check(readConnection.withLock { $0 }).query("""
-                UPDATE asched_writer_lease SET address = \(address) WHERE epoch = \(epoch) RETURNING epoch
-                """, logger: logger).get().rows.isEmpty
+            switch fence {
+            case .writerLease(let epoch):
+                return try await !ConnectionLost.check(readConnection.withLock { $0 }).query("""
+                    UPDATE asched_writer_lease SET address = \(address) WHERE epoch = \(epoch) RETURNING epoch
+                    """, logger: logger).get().rows.isEmpty
+            case .serviceLeases(let incarnation, let services):
+                return try await ConnectionLost.check(readConnection.withLock { $0 }).query("""
+                    UPDATE asched_service_leases SET address = \(address) WHERE incarnation = \(incarnation) AND service = ANY(\(services))
+                    RETURNING service
+                    """, logger: logger).get().rows.count == services.count
+            }
         } catch {
             throw statementFailed(error, table: Self.leaseTable, operation: "advertising the address \(address)")
         }
@@ -351,7 +439,8 @@ public final class PostgresRecordStore: RecordStore {
     public func availableBytes() throws -> Int { .max }
 
     /// Waits for the appends under way to commit, then closes the connections. The writer lease
-    /// stays with this store's epoch until another store opens the database.
+    /// stays with this store's epoch until another store opens the database; services' leases
+    /// are released, for another store to take at once.
     public func close() async throws {
         let last = state.withLock { state -> EventLoopFuture<Void>? in
             state.closed = true
@@ -363,6 +452,13 @@ public final class PostgresRecordStore: RecordStore {
         var failure: (any Error)?
         do { try await last?.get() } catch { failure = error }
         await writer.withLock { $0 }?.value
+        if failure == nil, state.withLock({ $0.failure }) == nil, case .serviceLeases(let incarnation, let services) = fence {
+            // Released, so another store takes the services at once rather than once they expire;
+            // should this fail, they expire all the same.
+            _ = try? await ConnectionLost.check(readConnection.withLock { $0 }).query("""
+                UPDATE asched_service_leases SET expires_at = '-infinity' WHERE incarnation = \(incarnation) AND service = ANY(\(services))
+                """, logger: logger).get()
+        }
         await Connections(write: writeConnection.withLock { $0 }, read: readConnection.withLock { $0 }).close()
         if let failure { throw failure }
     }
@@ -462,7 +558,8 @@ public final class PostgresRecordStore: RecordStore {
         let operation = "appending at positions \(positions[0])...\(positions.last!)"
         let counts: (lease: Int64, inserted: Int64, present: Int64)
         do {
-            let rows = try await ConnectionLost.check(writeConnection.withLock { $0 }).query("""
+            let query: PostgresQuery = switch fence {
+            case .writerLease(let epoch): """
                 WITH lease AS (SELECT epoch FROM asched_writer_lease WHERE epoch = \(epoch) AND expires_at > now() FOR SHARE),
                 inserted AS (
                     INSERT INTO asched_records (position, service, type, payload)
@@ -472,7 +569,25 @@ public final class PostgresRecordStore: RecordStore {
                     ON CONFLICT (position) DO NOTHING RETURNING 1)
                 SELECT (SELECT count(*) FROM lease), (SELECT count(*) FROM inserted),
                        (SELECT count(*) FROM asched_records WHERE position = ANY(\(positions)))
-                """, logger: logger).get().rows
+                """
+            // Every service's lease or no row: the group's services in one count, 1 when all are held.
+            case .serviceLeases(let incarnation, _):
+                """
+                WITH lease AS (SELECT service FROM asched_service_leases WHERE incarnation = \(incarnation) AND expires_at > now()
+                               AND service = ANY(\(Array(Set(services)))) FOR SHARE),
+                held AS (SELECT count(*) = \(Set(services).count) AS all_held FROM lease),
+                inserted AS (
+                    INSERT INTO asched_records (position, service, type, payload)
+                    SELECT r.position, r.service, r.type, r.payload
+                    FROM unnest(\(positions)::bigint[], \(services)::text[], \(types)::smallint[], \(payloads)::bytea[])
+                         AS r(position, service, type, payload)
+                    WHERE (SELECT all_held FROM held)
+                    ON CONFLICT (position) DO NOTHING RETURNING 1)
+                SELECT (SELECT CASE WHEN all_held THEN 1 ELSE 0 END FROM held)::bigint, (SELECT count(*) FROM inserted),
+                       (SELECT count(*) FROM asched_records WHERE position = ANY(\(positions)))
+                """
+            }
+            let rows = try await ConnectionLost.check(writeConnection.withLock { $0 }).query(query, logger: logger).get().rows
             guard let row = rows.first else { throw PostgresStoreError.statementFailed(
                 database: url.description, table: Self.recordsTable, operation: operation, reason: "it returned no row") }
             counts = try row.decode((Int64, Int64, Int64).self)
@@ -568,9 +683,17 @@ public final class PostgresRecordStore: RecordStore {
         }
     }
 
-    /// The lease moved to another store: this one stops writing for good.
+    /// The lease moved to another store (or a service's lease expired): this one stops writing for good.
     private func fenced(table: String) -> PostgresStoreError {
-        stopWriting(.fenced(database: url.description, table: table, epoch: epoch))
+        switch fence {
+        case .writerLease(let epoch): stopWriting(.fenced(database: url.description, table: table, epoch: epoch))
+        case .serviceLeases(let incarnation, _): stopWriting(.serviceLeaseLost(database: url.description, table: table, incarnation: incarnation))
+        }
+    }
+
+    /// `duration` in seconds, as SQL's `make_interval` takes it.
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 
     /// Every later write fails with the first such `error`, which it returns.

@@ -17,6 +17,15 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
     /// Another store opened the database since this one did, taking the writer lease: the
     /// database refused this store's write, and every later one.
     case fenced(database: String, table: String, epoch: Int64)
+    /// A store holding services' leases found a service's lease gone at `incarnation` (it
+    /// expired, or another store took the writer lease): the database refused this store's write,
+    /// and it writes nothing more.
+    case serviceLeaseLost(database: String, table: String, incarnation: Int64)
+    /// Another store (`holder`) holds the writer lease of the whole database: no service's lease
+    /// can be taken until it expires.
+    case writerLeaseHeld(database: String, holder: String)
+    /// A record names a service (or none) whose lease this store does not hold.
+    case serviceNotLeased(database: String, service: String?)
     /// The store could not renew its writer lease for the lease's whole `duration` (the
     /// database did not answer, or this process was paused): another store may hold it now, so
     /// this one writes nothing more.
@@ -46,6 +55,15 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
         case .fenced(let database, let table, let epoch):
             "\(database) refused a write to \(table): another store took the writer lease after this one's "
                 + "(epoch \(epoch)), and only one store writes to a database; this store writes nothing more, reopen it to write again"
+        case .serviceLeaseLost(let database, let table, let incarnation):
+            "\(database) refused a write to \(table): a service's lease this store held (incarnation \(incarnation)) expired or "
+                + "was taken by another store; this store writes nothing more, reopen it to take the leases again"
+        case .writerLeaseHeld(let database, let holder):
+            "\(database): \(holder.isEmpty ? "another store" : holder) holds the writer lease of the whole database, so no service's "
+                + "lease can be taken until it stops and its lease expires"
+        case .serviceNotLeased(let database, let service):
+            "\(database): this store holds no lease for "
+                + (service.map { "the service \($0)" } ?? "a record that names no service") + ", so it cannot write its records"
         case .leaseUnrenewed(let database, let epoch, let duration, let reason):
             "the writer lease (epoch \(epoch)) on \(database) went unrenewed for \(duration), its whole duration (\(reason)); "
                 + "another store may hold it now, so this store writes nothing more: reopen it to write again"

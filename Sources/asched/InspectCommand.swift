@@ -36,7 +36,7 @@ struct InspectCommand: ParsableCommand {
         print("database \(url): schema version \(reader.schemaVersion), \(totals.records) records, \(totals.payloadBytes) payload bytes")
         print("writer lease: epoch \(reader.lease.epoch), held by \(reader.lease.holder.isEmpty ? "no one yet" : reader.lease.holder)")
         print("replay floor: position \(reader.replayFloor) (records below it are queued or pending items compaction kept)")
-        var fold = StateFold(floor: reader.replayFloor)
+        var fold = StateFold(reader)
         var counts: [String: Int] = [:]
         try reader.records(from: .start) { record in
             counts[DecodedRecord(record).typeName, default: 0] += 1

@@ -7,17 +7,27 @@ import SegmentLog
 struct StateFold {
     /// Records below this position were compacted away as history; only their items are read.
     let floor: LogPosition
+    /// Whether a record at or above `floor` is folded: in a database, a service compacted by a
+    /// store holding its lease has a floor of its own.
+    private let isReplayed: (LogRecord) -> Bool
     private(set) var state = SchedulerState()
     private(set) var lastPosition = LogPosition.start
     private(set) var records = 0
 
     init(floor: LogPosition) {
         self.floor = floor
+        isReplayed = { _ in true }
     }
 
-    /// Applies one record (none below the floor); throws `SchedulerError.invalidRecord` naming its position.
+    /// The fold of a database's records, each service's floor included.
+    init(_ reader: PostgresRecordReader) {
+        floor = reader.replayFloor
+        isReplayed = reader.isReplayed
+    }
+
+    /// Applies one record (none below the floors); throws `SchedulerError.invalidRecord` naming its position.
     mutating func apply(_ record: LogRecord) throws {
-        guard record.position >= floor else { return }
+        guard record.position >= floor, isReplayed(record) else { return }
         try state.apply(record)
         lastPosition = record.position
         records += 1
@@ -31,7 +41,7 @@ struct StateFold {
         case .database(let url):
             let reader = try PostgresRecordReader(url: url)
             defer { reader.close() }
-            var fold = StateFold(floor: reader.replayFloor)
+            var fold = StateFold(reader)
             try fold.checkReachable(upperBound)
             var progress = Progress("replayed")
             var bytes = 0

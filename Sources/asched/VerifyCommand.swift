@@ -35,7 +35,7 @@ struct VerifyCommand: ParsableCommand {
     private func verify(_ url: PostgresDatabaseURL) throws {
         let reader = try PostgresRecordReader(url: url)
         defer { reader.close() }
-        var fold = StateFold(floor: reader.replayFloor)
+        var fold = StateFold(reader)
         var errors: [String] = []
         var records = 0
         var replayStopped = false
