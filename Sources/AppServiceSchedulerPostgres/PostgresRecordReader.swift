@@ -24,6 +24,9 @@ public final class PostgresRecordReader: Sendable {
     /// Each service's own floor, above ``replayFloor``, where a store holding the service's lease
     /// compacted it: that service's records below it are read for their items only.
     public let serviceFloors: [String: LogPosition]
+    /// The services' leases (schema version 4), by service: the store that took each (its
+    /// holder name and incarnation) and whether it is live (neither expired nor released).
+    public let serviceLeases: [String: (holder: String, incarnation: Int64, isLive: Bool)]
     /// The writer lease: its epoch and its holder (an instance name), when the reader opened.
     public let lease: (epoch: Int64, holder: String)
     private let connection: PostgresConnection
@@ -62,6 +65,13 @@ public final class PostgresRecordReader: Sendable {
             let floors = version < 4 ? [] : try Self.query(connection, url, "SELECT service, position FROM asched_service_floors",
                                                            logger: logger, table: "asched_service_floors",
                                                            operation: "reading the services' replay floors")
+            let leases = version < 4 ? [] : try Self.query(connection, url, """
+                SELECT service, holder, incarnation, expires_at > now() FROM asched_service_leases
+                """, logger: logger, table: PostgresRecordStore.serviceLeaseTable, operation: "reading the services' leases")
+            serviceLeases = try Dictionary(uniqueKeysWithValues: leases.map { row in
+                let (service, holder, incarnation, isLive) = try row.decode((String, String, Int64, Bool).self)
+                return (service, (holder, incarnation, isLive))
+            })
             serviceFloors = try Dictionary(floors.map { row in
                 let (service, position) = try row.decode((String, Int64).self)
                 return (service, LogPosition(rawValue: UInt64(max(position, 0))))

@@ -36,6 +36,11 @@ struct InspectCommand: ParsableCommand {
         print("database \(url): schema version \(reader.schemaVersion), \(totals.records) records, \(totals.payloadBytes) payload bytes")
         print("writer lease: epoch \(reader.lease.epoch), held by \(reader.lease.holder.isEmpty ? "no one yet" : reader.lease.holder)")
         print("replay floor: position \(reader.replayFloor) (records below it are queued or pending items compaction kept)")
+        for (service, lease) in reader.serviceLeases.sorted(by: { $0.key < $1.key }) {
+            let floor = reader.serviceFloors[service].map { ", replayed from position \($0)" } ?? ""
+            print("service lease \(service): \(lease.isLive ? "held" : "free, last held") by \(lease.holder) "
+                  + "(incarnation \(lease.incarnation))\(floor)")
+        }
         var fold = StateFold(reader)
         var counts: [String: Int] = [:]
         try reader.records(from: .start) { record in

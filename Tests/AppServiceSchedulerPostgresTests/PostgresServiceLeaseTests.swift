@@ -113,6 +113,23 @@ import Testing
         try await successor.close()
     }
 
+    @Test func inspectNamesEachServicesLeaseAndFloor() async throws {
+        let url = try await PostgresTestServer.shared.freshDatabase()
+        let released = try await PostgresRecordStore.open(url: url, holder: "west-2", services: ["slack"], leaseDuration: Self.lease)
+        try await released.beginAppend(contentsOf: [Self.enqueued("slack", 1)]).durable()
+        try await released.close()
+        let store = try await PostgresRecordStore.open(url: url, holder: "east-1", services: ["irc"], leaseDuration: Self.lease)
+        try await store.beginAppend(contentsOf: [Self.enqueued("irc", 1)]).durable()
+        let blockStart = UInt64(store.epoch) << 32 + 1
+        _ = try await store.compact(before: LogPosition(rawValue: blockStart), keeping: [])
+        let inspect = try PostgresCommandTests.asched(["inspect", "--database-url", PostgresDaemon.urlWithPassword(url)])
+        #expect(inspect.status == 0, "\(inspect.output)")
+        #expect(inspect.output.contains("service lease irc: held by east-1 (incarnation \(store.epoch)), replayed from position "
+                                        + "\(blockStart)"), "\(inspect.output)")
+        #expect(inspect.output.contains("service lease slack: free, last held by west-2 (incarnation \(released.epoch))"), "\(inspect.output)")
+        try await store.close()
+    }
+
     @Test func theWriterLeaseAndServicesLeasesExcludeEachOther() async throws {
         let url = try await PostgresTestServer.shared.freshDatabase()
         let writer = try await PostgresRecordStore.open(url: url, holder: "writer", leaseDuration: Self.lease)
