@@ -86,22 +86,39 @@ struct Benchmarks {
     /// Durable appends per second of `recordsPerAppend` records each, one appender.
     func logBatchAppends(recordsPerAppend: Int, bytes: Int, appends: Int,
                          compression: Compression = .default) async throws -> Double {
+        try await timedBatchAppends(recordsPerAppend: recordsPerAppend, bytes: bytes, appends: appends,
+                                    compression: compression, timingEach: false).appendsPerSecond
+    }
+
+    /// The bulk scenario's log run, also timing each append when `timingEach` (else `durations`
+    /// is empty): a mean can hide one long stall, which the durations show (issue 14).
+    func timedBatchAppends(recordsPerAppend: Int, bytes: Int, appends: Int, compression: Compression,
+                           timingEach: Bool) async throws -> (appendsPerSecond: Double, durations: [Duration]) {
         let log = try openLog("log", compression: compression)
         try await settle()
         let batches = (0..<appends).map { append in
             (0..<recordsPerAppend).map { LogEntry(type: 1, payload: Workload.event(append * recordsPerAppend + $0, bytes: bytes)) }
         }
+        var durations: [Duration] = []
+        durations.reserveCapacity(timingEach ? appends : 0)
         let elapsed = try await Stopwatch.measure {
-            for batch in batches { _ = try await log.append(contentsOf: batch) }
+            for batch in batches {
+                let started = ContinuousClock.now
+                _ = try await log.append(contentsOf: batch)
+                if timingEach { durations.append(ContinuousClock.now - started) }
+            }
         }
         try await log.close()
-        return Double(appends) / elapsed
+        return (Double(appends) / elapsed, durations)
     }
+
+    /// Records per append, bytes per record and appends per run of the bulk scenario.
+    var bulkShape: (records: Int, bytes: Int, appends: Int) { (100, 600, 60 * scale) }
 
     /// The bulk scenario in interleaved rounds: raw against the log with LZ4 (the default), with
     /// compression off, and with LZ4 only while committing, in that contender order.
     func bulkRounds(runs: Int) async throws -> InterleavedRuns {
-        let (records, bytes, appends) = (100, 600, 60 * scale)
+        let (records, bytes, appends) = bulkShape
         return try await InterleavedRuns.measure("SegmentLog 100 records/append, LZ4 and none / raw write+fdatasync", rounds: runs,
                                                  baseline: { try rawBulkSyncs(recordsPerAppend: records, bytes: bytes, appends: appends) },
                                                  contenders: [

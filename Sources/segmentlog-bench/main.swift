@@ -17,7 +17,8 @@ let onlyBulk = arguments.firstIndex(of: "--only").map { index in
     return true
 } ?? false
 if arguments.contains("--help") || arguments.contains("-h") {
-    print("segmentlog-bench also takes:\n  --only bulk       only the 100 x 600 B bulk scenario against its raw baseline\n")
+    print("segmentlog-bench also takes:\n  --only bulk       only the 100 x 600 B bulk scenario against its raw baseline,\n"
+        + "                    then one run of each log variant timed append by append\n")
 }
 let options = BenchOptions.parse(arguments[...], program: "segmentlog-bench", defaultRuns: 5)
 let (runs, directory, scale) = (options.runs, options.directory, options.scale)
@@ -50,6 +51,19 @@ if onlyBulk {
     for (name, index) in [("LZ4", 0), ("compression off", 1), ("LZ4 while committing", 2)] {
         print("| \(name) | \(String(format: "%.0f", bulk.contenders[index] * 100)) | | "
             + String(format: "%.2fx", bulk.ratios[index]) + " (\(roundRatios("rounds", bulk.roundRatios[index]))) |")
+    }
+    // One more run of each, timed append by append: where a stall hides in the mean.
+    print("")
+    let shape = bench.bulkShape
+    for (name, compression) in [("LZ4", Compression.default), ("compression off", .none),
+                                ("LZ4 while committing", .lz4WhileCommitting(thresholdBytes: 128))] {
+        let run = try await bench.timedBatchAppends(recordsPerAppend: shape.records, bytes: shape.bytes, appends: shape.appends,
+                                                   compression: compression, timingEach: true)
+        let micros = run.durations.map { Double($0.components.attoseconds) / 1e12 + Double($0.components.seconds) * 1e6 }.sorted()
+        let slow = micros.filter { $0 > 400 }
+        print(String(format: "%@: per append p50 %.0f µs, p99 %.0f µs, max %.0f µs; %d appends over 400 µs hold %.0f%% of the time",
+                     name, micros[micros.count / 2], micros[micros.count * 99 / 100], micros.last!, slow.count,
+                     100 * slow.reduce(0, +) / micros.reduce(0, +)))
     }
     exit(0)
 }
