@@ -25,10 +25,15 @@ package enum Daemon {
     /// With `tls_certificate` and `tls_key`, `listen` serves HTTPS; their files are read and
     /// checked before the log is opened, so a bad one stops start-up with the file and the reason.
     ///
-    /// With `database_url`, `store` is the database's store whose lease ``Standby/takeLease(configuration:logger:signals:onServerRunning:)``
-    /// took; without one, the daemon takes the lease from whoever holds it. Either way it renews
-    /// the lease while it runs (every third of `leaseDuration`), and stops with an error once it lost it (``LeaseKeeper``);
-    /// given `onLeaseLost`, it hands that error over instead, for the caller to shut the daemon down gracefully.
+    /// With `database_url`, `store` is the database's store holding the leases of the services
+    /// this instance delivers (``Standby/takeServices(configuration:logger:signals:onServerRunning:)``):
+    /// the scheduler delivers those, requests about the others go on to the instances delivering
+    /// them (``OwnerRouting``), and the daemon steps down when the services are assigned anew
+    /// (``Rebalancer``). Without `store`, the daemon takes the database's writer lease from
+    /// whoever holds it and delivers every service. Either way the store renews its leases while
+    /// it runs (every third of `leaseDuration`), and the daemon stops with an error once it lost
+    /// one (``LeaseKeeper``); given `onLeaseLost`, it hands that error (or the reassignment) over
+    /// instead, for the caller to shut the daemon down gracefully.
     package static func buildApplication(
         configuration: DaemonConfiguration, logger: Logger, store: PostgresRecordStore? = nil, transport: (any Transport)? = nil,
         clock: any SchedulerClock = SystemClock(), forwardTimeouts: ForwardTimeouts = ForwardTimeouts(),
@@ -50,12 +55,22 @@ package enum Daemon {
                               connectTimeout: forwardTimeouts.connect) : nil
         let (scheduler, watch) = try await openScheduler(configuration: configuration, schedulerConfiguration: schedulerConfiguration,
                                                          store: store, transport: transport ?? matrix!, clock: clock, logger: logger)
-        await reloader?.attach(configuration: configuration, registrations: registrations, scheduler: scheduler, logger: logger)
+        let delivered = store?.services.map(Set.init)
+        await reloader?.attach(configuration: configuration, registrations: registrations, scheduler: scheduler, delivered: delivered,
+                               logger: logger)
         let forwarding = ForwardClient(timeouts: forwardTimeouts)
+        let spread = delivered.map { delivered in
+            ServiceSpread(owners: ServiceOwners(instanceName: configuration.instanceName, delivered: delivered),
+                          forwarder: OwnerForwarder(instanceName: configuration.instanceName,
+                                                    bodyBytesMax: max(configuration.bodyBytesMax, configuration.relayBodyBytesMax),
+                                                    timeouts: ForwardTimeouts(connect: .seconds(2)),
+                                                    trustRoots: (try? configuration.peerTrustRoots()) ?? []),
+                          registrations: registrations)
+        }
         let operations = OperationsController<BasicRequestContext>(scheduler: scheduler, metrics: metrics, configuration: configuration,
                                                                    store: watch)
         let router = buildRouter(configuration: configuration, registrations: registrations, scheduler: scheduler,
-                                 metrics: metrics, operations: operations, forwarding: forwarding, store: watch)
+                                 metrics: metrics, operations: operations, forwarding: forwarding, store: watch, spread: spread)
         var services: [any Service] = [
             SchedulerService(scheduler: scheduler, matrix: matrix, metrics: metrics, logger: logger,
                              compactionInterval: watch.database == nil ? nil : configuration.databaseCompactionInterval),
@@ -64,6 +79,12 @@ package enum Daemon {
         if let database = watch.database {
             services.append(LeaseKeeper(store: database, instanceName: configuration.instanceName, logger: logger,
                                         stepDown: onLeaseLost))
+        }
+        if let spread, let url = configuration.databaseURL {
+            services.append(Rebalancer(url: url, owners: spread.owners, registrations: registrations,
+                                       leaseDuration: configuration.leaseDuration, logger: logger,
+                                       stepDown: onLeaseLost ?? { _ in }))
+            services.append(spread.forwarder)
         }
         if let address = configuration.metricsListen {
             services.append(metricsApplication(address: address, operations: operations, logger: logger,
@@ -76,6 +97,7 @@ package enum Daemon {
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 if let database = watch.database {
+                    await spread?.owners.listening(at: configuration.advertiseURL(boundPort: port))
                     await advertise(configuration.advertiseURL(boundPort: port), in: database, logger: logger)
                 }
                 await onServerRunning(port)
@@ -102,7 +124,8 @@ package enum Daemon {
     static func openScheduler(configuration: DaemonConfiguration, schedulerConfiguration: SchedulerConfiguration,
                               store taken: PostgresRecordStore?, transport: any Transport, clock: any SchedulerClock,
                               logger: Logger) async throws -> (AppServiceScheduler, StoreWatch) {
-        let services = configuration.serviceDescriptors
+        let delivered = taken?.services.map(Set.init)
+        let services = configuration.serviceDescriptors.filter { delivered?.contains($0.id) ?? true }
         guard let url = configuration.databaseURL else {
             let scheduler = try await AppServiceScheduler.open(directory: configuration.dataDirectory, services: services,
                                                                transport: transport, clock: clock, configuration: schedulerConfiguration)
@@ -133,17 +156,19 @@ package enum Daemon {
     /// registrations in force from `registrations` at each request.
     static func buildRouter(configuration: DaemonConfiguration, registrations: Registrations, scheduler: AppServiceScheduler,
                             metrics: SchedulerMetrics, operations: OperationsController<BasicRequestContext>,
-                            forwarding: ForwardClient, store: StoreWatch) -> Router<BasicRequestContext> {
+                            forwarding: ForwardClient, store: StoreWatch, spread: ServiceSpread?) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RouteErrorMiddleware())
+        // Before the token check: the instance delivering the service checks the request's.
+        if let spread { router.add(middleware: OwnerRouting(spread: spread)) }
         let ingest = router.group()
         if let token = configuration.ingestToken {
             ingest.add(middleware: BearerTokenMiddleware(token: Array(token.utf8)))
         }
-        ServicesController(scheduler: scheduler, metrics: metrics, bodyBytesMax: configuration.bodyBytesMax, store: store)
+        ServicesController(scheduler: scheduler, metrics: metrics, bodyBytesMax: configuration.bodyBytesMax, store: store, spread: spread)
             .addRoutes(to: ingest.group("_asched/v1/services"))
         EventsController(scheduler: scheduler, router: NamespaceRouter(live: registrations), metrics: metrics,
-                         bodyBytesMax: configuration.bodyBytesMax)
+                         bodyBytesMax: configuration.bodyBytesMax, spread: spread)
             .addRoutes(to: ingest.group("_asched/v1/events"))
         operations.addRoutes(authenticated: ingest, open: router.group())
         RelayController(scheduler: scheduler, metrics: metrics, registrations: registrations, configuration: configuration)

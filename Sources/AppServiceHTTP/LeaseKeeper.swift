@@ -23,7 +23,8 @@ struct LeaseKeeper: Service {
 
     func run() async throws {
         guard let error = await cancelWhenGracefulShutdown({ await store.leaseLost() }) else { return }
-        let lost = LeaseLost(description: "this instance (\(instanceName)) lost the writer lease: \(error); stepping down")
+        let lease = store.services == nil ? "the writer lease" : "a lease of its services"
+        let lost = LeaseLost(description: "this instance (\(instanceName)) lost \(lease): \(error); stepping down")
         logger.error("\(lost)")
         guard let stepDown else { throw lost }
         await stepDown(lost)

@@ -42,6 +42,8 @@ package actor RegistrationReloader {
         var configuration: DaemonConfiguration
         let registrations: Registrations
         let scheduler: AppServiceScheduler
+        /// The services this instance delivers, when the instances on a database spread them; nil: all.
+        let delivered: Set<String>?
         let logger: Logger
     }
 
@@ -59,8 +61,10 @@ package actor RegistrationReloader {
 
     /// Makes the daemon just built the one reloads work on: `asched serve` builds a new one each
     /// time it takes the writer lease again after stepping down.
-    func attach(configuration: DaemonConfiguration, registrations: Registrations, scheduler: AppServiceScheduler, logger: Logger) {
-        target = Target(configuration: configuration, registrations: registrations, scheduler: scheduler, logger: logger)
+    func attach(configuration: DaemonConfiguration, registrations: Registrations, scheduler: AppServiceScheduler,
+                delivered: Set<String>? = nil, logger: Logger) {
+        target = Target(configuration: configuration, registrations: registrations, scheduler: scheduler, delivered: delivered,
+                        logger: logger)
     }
 
     /// Reads the configuration file again and puts its registrations in force. Throws, having
@@ -114,7 +118,10 @@ package actor RegistrationReloader {
         let leaving = current.filter { report.removed.contains($0.id) }
         target.registrations.replace(with: registrations + leaving)
         do {
-            try await target.scheduler.reconfigure(services: registrations.map(\.descriptor))
+            // A service another instance delivers is routed and forwarded, not delivered here; one
+            // added goes to whichever instance it is assigned to, which takes it.
+            try await target.scheduler.reconfigure(services: registrations.filter { target.delivered?.contains($0.id) ?? true }
+                .map(\.descriptor))
         } catch {
             target.registrations.replace(with: current)
             target.logger.error("reload refused; the registrations in force stay", metadata: ["reason": "\(error)"])

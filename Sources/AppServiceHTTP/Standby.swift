@@ -7,45 +7,60 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// An instance started while another holds the database's writer lease: it serves `listen` as
-/// a standby and takes the lease once it expired, that is once the active instance stopped
-/// renewing it. A standby accepts requests all the same: it forwards each to the active
-/// instance, at the address that instance advertised (``ActiveInstanceForwarder``), and answers
-/// with its answer. `/healthz` is 503 `{"status": "standby", "active": …, "forwarding_to": …}`,
-/// so a load balancer that checks it sends requests to the active instance directly.
+/// The instances on one database spread the configured services over themselves
+/// (``PostgresDeployment/assignedServices(of:among:)``): each takes the leases of those
+/// assigned to it that no other instance holds, and delivers them. An instance that holds none
+/// serves `listen` as a standby meanwhile: it forwards each request to the instance delivering
+/// its service (one about no particular service, to any such instance) and answers with its
+/// answer. `/healthz` is 503 `{"status": "standby", …}`, so a load balancer that checks it sends
+/// requests to instances that deliver.
 ///
 /// An instance started while the database does not answer serves as a standby too (every request
 /// a retryable 503 saying so) until it does, rather than exiting.
 package enum Standby {
-    /// How often a standby looks at the lease.
+    /// How often a standby reads the deployment, and a delivering instance renews its place in it.
     static let pollInterval = Duration.seconds(1)
 
-    /// The store of `configuration`'s database, its lease taken, once no other instance holds
-    /// it: at once when none does, else after serving as a standby until the holder's lease
-    /// expired. Nil when SIGTERM or SIGINT (through `signals`) came first.
-    package static func takeLease(configuration: DaemonConfiguration, logger: Logger, signals: ShutdownSignals,
-                                  onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> PostgresRecordStore? {
+    /// The store of `configuration`'s database holding the leases of services assigned to this
+    /// instance, once it could take one: at once when they are free, else after serving as a
+    /// standby until they are (their holder died, released them, or the deployment changed).
+    /// Nil when SIGTERM or SIGINT (through `signals`) came first.
+    package static func takeServices(configuration: DaemonConfiguration, logger: Logger, signals: ShutdownSignals,
+                                     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws
+        -> PostgresRecordStore? {
         guard let url = configuration.databaseURL else { preconditionFailure("a standby needs database_url") }
-        let recordBytesMax = configuration.schedulerConfiguration.log.recordBytesMax
-        let take = {
-            try await PostgresRecordStore.openIfLeaseExpired(url: url, holder: configuration.instanceName, recordBytesMax: recordBytesMax,
-                                                             leaseDuration: configuration.leaseDuration, logger: logger)
+        let owners = ServiceOwners(instanceName: configuration.instanceName, delivered: [])
+        // The first attempt stops the start on what waiting does not mend (a refused login, a newer
+        // schema); later ones, once serving, wait out any failure, saying why.
+        let attempt = { (first: Bool) async throws -> PostgresRecordStore? in
+            do {
+                let store = try await take(configuration, url: url, owners: owners, logger: logger)
+                await owners.set(problem: nil)
+                return store
+            } catch let error as PostgresStoreError where error.isUnreachable {
+                await owners.set(problem: "database unreachable: \(error)")
+                return nil
+            } catch where !first {
+                await owners.set(problem: "cannot read the deployment: \(error)")
+                return nil
+            }
         }
-        let status = StandbyStatus(instanceName: configuration.instanceName)
-        do {
-            if let store = try await take() { return store }
-            await status.set(try? await PostgresRecordStore.currentLease(url: url))
-            logger.info("another instance holds the writer lease: serving as a standby", metadata: ["database": "\(url)"])
-        } catch let error as PostgresStoreError where error.isUnreachable {
-            await status.set(problem: "database unreachable: \(error)")
-            logger.warning("the database does not answer: serving as a standby until it does", metadata: ["reason": "\(error)"])
+        if let store = try await attempt(true) { return store }
+        if let why = await owners.problem {
+            logger.warning("the database does not answer: serving as a standby until it does", metadata: ["reason": "\(why)"])
+        } else {
+            logger.info("the services assigned to this instance are delivered by others: serving as a standby",
+                        metadata: ["database": "\(url)"])
         }
-        let forwarder = ActiveInstanceForwarder(instanceName: configuration.instanceName,
-                                                bodyBytesMax: max(configuration.bodyBytesMax, configuration.relayBodyBytesMax),
-                                                timeouts: ForwardTimeouts(connect: .seconds(2)),
-                                                trustRoots: try configuration.peerTrustRoots())
-        let app = try application(configuration: configuration, status: status, forwarder: forwarder, logger: logger,
-                                  onServerRunning: onServerRunning)
+        let forwarder = OwnerForwarder(instanceName: configuration.instanceName,
+                                       bodyBytesMax: max(configuration.bodyBytesMax, configuration.relayBodyBytesMax),
+                                       timeouts: ForwardTimeouts(connect: .seconds(2)), trustRoots: try configuration.peerTrustRoots())
+        let spread = ServiceSpread(owners: owners, forwarder: forwarder, registrations: Registrations(configuration.registrations))
+        let app = try application(configuration: configuration, responder: StandbyResponder(spread: spread, bodyBytesMax: configuration.bodyBytesMax),
+                                  logger: logger, onServerRunning: { port in
+                                      await owners.listening(at: configuration.advertiseURL(boundPort: port))
+                                      await onServerRunning(port)
+                                  })
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let ended = Mutex(false)
         // The server ends only on a signal: then so does the wait.
@@ -59,35 +74,42 @@ package enum Standby {
                 try? await forwarder.shutdown()
                 return nil
             }
-            do {
-                // The lease is read on one connection; the heavier take (two connections and a
-                // schema transaction) only once it is free, or when it cannot be read (the
-                // database down, or no tables yet).
-                let lease = try? await PostgresRecordStore.currentLease(url: url)
-                if lease?.isFree ?? true, let store = try await take() {
-                    // Forwards still waiting on the old holder end now, so the server stops at once.
-                    await status.leaseMoved(to: store.epoch)
-                    await group.triggerGracefulShutdown()
-                    try await serving.value
-                    try? await forwarder.shutdown()
-                    logger.info("took the writer lease", metadata: ["database": "\(url)", "epoch": "\(store.epoch)"])
-                    return store
-                }
-                if let lease {
-                    await status.set(lease)
-                } else {
-                    await status.set(try await PostgresRecordStore.currentLease(url: url))
-                }
-            } catch {
-                await status.set(problem: "database unreachable: \(error)")
+            if let store = try await attempt(false) {
+                await group.triggerGracefulShutdown()
+                try await serving.value
+                try? await forwarder.shutdown()
+                return store
             }
         }
     }
 
-    private static func application(configuration: DaemonConfiguration, status: StandbyStatus, forwarder: ActiveInstanceForwarder,
+    /// Renews this instance's place in the deployment and reads it; when a service assigned to
+    /// this instance is free, opens a store taking the assigned ones that are. Nil when none was.
+    private static func take(_ configuration: DaemonConfiguration, url: PostgresDatabaseURL, owners: ServiceOwners,
+                             logger: Logger) async throws -> PostgresRecordStore? {
+        try await PostgresDeployment.prepare(url: url)
+        let deployment = try await PostgresDeployment.heartbeat(url: url, instance: configuration.instanceName,
+                                                                address: await owners.address, duration: configuration.leaseDuration)
+        await owners.update(deployment)
+        let assigned = deployment.assignedServices(of: configuration.instanceName, among: configuration.registrations.map(\.id))
+        guard assigned.contains(where: { deployment.leases[$0]?.isLive != true }) else { return nil }
+        let store = try await PostgresRecordStore.open(url: url, holder: configuration.instanceName, services: Set(assigned),
+                                                       recordBytesMax: configuration.schedulerConfiguration.log.recordBytesMax,
+                                                       leaseDuration: configuration.leaseDuration, logger: logger)
+        guard store.services?.isEmpty == false else {
+            try await store.close()
+            return nil
+        }
+        logger.info("took the leases of services", metadata: ["database": "\(url)", "services": "\(store.services ?? [])",
+                                                              "incarnation": "\(store.epoch)"])
+        return store
+    }
+
+    private static func application(configuration: DaemonConfiguration, responder: StandbyResponder<BasicRequestContext>,
                                     logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void) throws -> some Service {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: StandbyResponder(status: status, forwarder: forwarder))
+        router.add(middleware: RouteErrorMiddleware())
+        router.add(middleware: responder)
         var server = HTTPServerBuilder.http1()
         // As the daemon does: a bad certificate or key stops the start, naming the key and the file.
         if let tls = try configuration.serverTLSConfiguration() { server = try .tls(.http1(), tlsConfiguration: tls) }
@@ -98,129 +120,60 @@ package enum Standby {
     }
 }
 
-/// What a standby knows of the active instance.
-actor StandbyStatus {
-    let instanceName: String
-
-    /// What a request is answered from: read in one step, so a request costs one hop to the actor.
-    struct Snapshot {
-        /// The writer lease's holder, once read.
-        var active: String?
-        /// The lease's epoch when last read: a new one means a new holder.
-        var epoch: Int64?
-        /// Where the holder serves its HTTP API; nil until it advertised it.
-        var address: String?
-        /// Why the lease could not be read last time, if it could not.
-        var problem: String?
-    }
-
-    private(set) var snapshot = Snapshot()
-    /// Forwards waiting for the epoch to move from the one they were sent under, by their id.
-    private var epochWaiters: [UUID: (epoch: Int64?, continuation: CheckedContinuation<Void, any Error>)] = [:]
-
-    init(instanceName: String) {
-        self.instanceName = instanceName
-    }
-
-    /// The lease as read; nil leaves what was known.
-    func set(_ lease: (epoch: Int64, holder: String, address: String, isFree: Bool)?) {
-        guard let lease else { return }
-        snapshot = Snapshot(active: lease.holder, epoch: lease.epoch, address: lease.address.isEmpty ? nil : lease.address)
-        resumeEpochWaiters()
-    }
-
-    /// This instance took the lease, at `epoch`.
-    func leaseMoved(to epoch: Int64) {
-        snapshot.epoch = epoch
-        snapshot.address = nil
-        resumeEpochWaiters()
-    }
-
-    /// The lease could not be read: requests are refused, not sent to an address that may be stale.
-    func set(problem: String) {
-        snapshot.problem = problem
-        snapshot.address = nil
-    }
-
-    /// Returns once the lease's epoch is no longer `epoch`: the holder a request was forwarded
-    /// to lost it (it died, or was paused past it), and will answer late or never. Throws
-    /// `CancellationError` once the calling task is cancelled (the forward was answered).
-    func leaseChange(from epoch: Int64?) async throws {
-        let id = UUID()
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                if Task.isCancelled {
-                    continuation.resume(throwing: CancellationError())
-                } else if snapshot.epoch != epoch {
-                    continuation.resume()
-                } else {
-                    epochWaiters[id] = (epoch, continuation)
-                }
-            }
-        } onCancel: {
-            Task { await self.cancelEpochWaiter(id) }
-        }
-    }
-
-    private func cancelEpochWaiter(_ id: UUID) {
-        epochWaiters.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
-    }
-
-    private func resumeEpochWaiters() {
-        for (id, waiter) in epochWaiters where waiter.epoch != snapshot.epoch {
-            epochWaiters.removeValue(forKey: id)
-            waiter.continuation.resume()
-        }
-    }
-}
-
-/// Every request to a standby: `/healthz` says standby; anything else goes on to the active
-/// instance, or is a retryable 503 saying why it cannot (no address advertised yet, the
-/// database unreachable).
+/// Every request to a standby: `/healthz` says standby; a request about a service goes on to
+/// the instance delivering it, any other to an instance delivering some service; a retryable 503
+/// says why when there is none (the database unreachable, the leases moving).
 struct StandbyResponder<Context: RequestContext>: RouterMiddleware {
-    let status: StandbyStatus
-    let forwarder: ActiveInstanceForwarder
+    let spread: ServiceSpread
+    /// `max_body_size`, for a `/_asched/v1/events` body it routes.
+    let bodyBytesMax: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let name = status.instanceName
-        let known = await status.snapshot
-        let (active, address, problem) = (known.active, known.address, known.problem)
-        if request.uri.path != "/healthz", let active, let address {
-            return try await forward(request, to: address, active: active, epoch: known.epoch)
+        let owners = spread.owners
+        let why = await owners.problem
+        let any = why == nil ? await owners.anyOwner() : nil
+        if request.uri.path != "/healthz" {
+            if why == nil, let service = OwnerRouting<Context>.service(in: request.uri.path), spread.elsewhere.contains(service) {
+                return try await OwnerRouting<Context>(spread: spread).handle(request, context: context, next: next)
+            }
+            // Routed here, not by one instance for all: an instance forwarded a request routes it for
+            // its own services only.
+            if why == nil, request.method == .post, request.uri.path == "/_asched/v1/events" { return try await routeEvents(request) }
+            if why == nil, request.method == .get, request.uri.path == "/_asched/v1/services" {
+                let entries = await ServicesController<Context>.entries(of: spread.elsewhere, from: spread, headers: request.headers)
+                return try RequestJSON.response(["services": entries.sorted { ($0["id"] as? String ?? "") < ($1["id"] as? String ?? "") }])
+            }
+            if let any { return try await spread.forward(request, about: nil, to: any) }
         }
-        let activeText = active.map { "instance \($0) holds the writer lease" } ?? "no instance is known to hold the writer lease"
+        let delivering = any.map { "instance \($0.name) delivers services (requests here are forwarded to the instances delivering them)" }
+            ?? "no instance is known to deliver a service yet"
         let body: [String: Any]
         if request.uri.path == "/healthz" {
-            let forwarding = address.map { "; requests here are forwarded to it at \($0)" } ?? ""
-            var reasons = ["standby: \(activeText)\(forwarding); this instance (\(name)) takes over once that lease expires"]
-            if let problem { reasons.append(problem) }
-            body = ["status": "standby", "active": active ?? NSNull(), "forwarding_to": address ?? NSNull(), "reasons": reasons]
+            var reasons = ["standby: \(delivering); this instance (\(owners.instanceName)) delivers the services assigned to it "
+                               + "once their leases are free"]
+            if let why { reasons.append(why) }
+            body = ["status": "standby", "active": any?.name ?? NSNull(), "forwarding_to": any?.address ?? NSNull(), "reasons": reasons]
         } else {
-            let why = problem ?? "\(activeText) and has not advertised its address yet"
-            body = ["errcode": "M_UNAVAILABLE", "error": "this instance (\(name)) is a standby and cannot forward this request: \(why); retry"]
+            body = ["errcode": "M_UNAVAILABLE",
+                    "error": "this instance (\(owners.instanceName)) is a standby and cannot forward this request: \(why ?? delivering); retry"]
         }
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
         return Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .retryAfter: "1"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    /// The active instance's answer, unless the lease moves first: a holder paused past its
-    /// lease would hold the request until the forward's time limit, while its successor already
-    /// takes requests. The client then gets a retryable 503.
-    private func forward(_ request: Request, to address: String, active: String, epoch: Int64?) async throws -> Response {
-        try await withThrowingTaskGroup(of: Response?.self) { group in
-            group.addTask { try await forwarder.forward(request, to: address, active: active) }
-            group.addTask {
-                try await status.leaseChange(from: epoch)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let response = try await group.next() ?? nil else {
-                throw HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE",
-                                   "instance \(active) lost the writer lease while this standby (\(status.instanceName)) forwarded "
-                                       + "this request to it; it may or may not have been committed; retry", headers: [.retryAfter: "1"])
-            }
-            return response
+    /// `POST /_asched/v1/events` on a standby: the body sent to the instances delivering the
+    /// services its events are routed to, and their counts merged, as a delivering instance does
+    /// for the services it does not deliver.
+    private func routeEvents(_ request: Request) async throws -> Response {
+        let document = try await RequestJSON.document(of: request, limit: bodyBytesMax)
+        guard document.member("events", of: document.root) != nil else { throw HTTPAPIError.badJSON("missing \"events\"") }
+        let router = NamespaceRouter(live: spread.registrations)
+        var services: Set<String> = []
+        for event in try RequestJSON.objects("events", in: document) {
+            services.formUnion(router.serviceIDs(forEvent: event, in: document))
         }
+        let counts = services.isEmpty ? [:] : try await spread.forwardEvents(document, headers: request.headers, for: services)
+        return RequestJSON.response(counts: counts, under: "routed")
     }
 }

@@ -37,7 +37,8 @@ package actor StoreWatch {
         case .holding:
             return nil
         case .lost(let holder, let epoch):
-            return "this instance (\(instanceName)) lost the writer lease of \(database.location) to \(holder) (epoch \(epoch)): "
+            let lease = database.services == nil ? "the writer lease" : "a lease of its services"
+            return "this instance (\(instanceName)) lost \(lease) of \(database.location) to \(holder) (epoch \(epoch)): "
                 + "the database refuses its writes; restart it to take the lease back, or stop it"
         case .unreachable(let reason):
             return "database unreachable: \(reason)"

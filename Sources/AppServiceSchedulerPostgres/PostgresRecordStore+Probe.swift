@@ -47,7 +47,7 @@ extension PostgresRecordStore {
     }
 
     /// The rows of `query`, run on a new connection within about `timeout`.
-    private static func read(_ query: PostgresQuery, url: PostgresDatabaseURL, timeout: Duration, table: String, operation: String,
+    static func read(_ query: PostgresQuery, url: PostgresDatabaseURL, timeout: Duration, table: String, operation: String,
                              logger: Logger) async throws -> [PostgresRow] {
         var configuration = try Connections.configuration(url)
         configuration.options.connectTimeout = TimeAmount(timeout)

@@ -54,8 +54,9 @@ enum Schema {
     /// Version 4: several stores writing at once, each for the services whose leases it holds
     /// (`asched_service_leases`, fenced by the incarnation its open drew from
     /// `asched_incarnations`, which also numbers the block of positions it appends at), each
-    /// service with its own replay floor (`asched_service_floors`), and an index for reading a
-    /// service's records.
+    /// service with its own replay floor (`asched_service_floors`), the instances of a deployment
+    /// that spreads services over them (`asched_instances`, each alive while it renews its row),
+    /// and an index for reading a service's records.
     static let version4: [String] = [
         """
         CREATE TABLE asched_service_leases (
@@ -73,6 +74,13 @@ enum Schema {
             position bigint NOT NULL
         )
         """,
+        """
+        CREATE TABLE asched_instances (
+            name text PRIMARY KEY,
+            address text NOT NULL,
+            expires_at timestamptz NOT NULL
+        )
+        """,
         "CREATE SEQUENCE asched_incarnations MINVALUE 0 START 0",
         "CREATE INDEX asched_records_by_service ON asched_records (service, position)",
     ]
@@ -87,6 +95,8 @@ enum Schema {
         case writer(onlyIfExpired: Bool)
         /// The leases of these services that no store holds (expired, released or never taken).
         case services([String])
+        /// Nothing: the tables only.
+        case none
     }
 
     /// A store's positions are `incarnation << blockShift` onwards: an open draws a new
@@ -153,6 +163,8 @@ enum Schema {
                         try await connection.query("UPDATE asched_service_leases SET expires_at = '-infinity' WHERE expires_at > now()",
                                                    logger: logger)
                     }
+                case .none:
+                    fence = nil
                 case .services(let services):
                     step = "checking the writer lease"
                     if let writer = try await connection.query("""

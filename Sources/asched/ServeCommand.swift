@@ -21,15 +21,17 @@ struct ServeCommand: AsyncParsableCommand {
 
             With database_url (or \(DaemonConfiguration.databaseURLVariable), which wins
             over it and keeps the password out of the file), the records live in
-            PostgreSQL. The first instance takes the database's writer lease (as
-            instance_name, renewed every 2 s for 6 s), writes its advertise_url there, and
-            delivers; another started with the same database serves as a standby: it forwards
-            every request to the active instance and answers with its answer (GET /healthz is
-            503 "standby", so a load balancer may skip it), and takes over once the lease
-            expires. An instance that lost its lease (paused, or cut off from the database
-            past it) shuts down its daemon as SIGTERM would and stands by again. One started
-            while the database does not answer waits as a standby (requests get a retryable
-            503) until it does.
+            PostgreSQL, and the instances started with the same database spread the services
+            over themselves: each takes the leases of its share (as instance_name, renewed
+            every 2 s for 6 s), writes its advertise_url there, and delivers them; a request
+            for a service another instance delivers is forwarded there and answered with its
+            answer. An instance with no service to deliver serves as a standby (GET /healthz
+            is 503 "standby", so a load balancer may skip it). When an instance dies, the
+            others take its services once its leases expire; when one joins, the others hand
+            its share over. An instance that lost a lease (paused, or cut off from the
+            database past it) shuts down its daemon as SIGTERM would and takes its share
+            again. One started while the database does not answer waits as a standby
+            (requests get a retryable 503) until it does.
 
             With tls_certificate and tls_key, listen serves HTTPS. GET /healthz needs no
             token; metrics_listen serves /metrics without one on its own address. The
@@ -78,10 +80,10 @@ struct ServeCommand: AsyncParsableCommand {
         let reloader = RegistrationReloader()
         let hangups = Self.reloadOnHangup(reloader)
         defer { hangups.cancel() }
-        // An instance that lost the writer lease (paused, cut off from the database past the
-        // lease) stepped down gracefully: it stands by again, and takes over once it can.
+        // An instance that lost a lease (paused, cut off from the database past it), or whose
+        // services were assigned anew, stepped down gracefully: it takes its services again.
         while try await serve(configuration: configuration, reloader: reloader, signals: signals, logger: logger) {
-            logger.warning("stepped down: serving as a standby until the writer lease is free again")
+            logger.warning("stepped down: serving as a standby until the services assigned to this instance are free again")
             // The file as it is now, as a restart would read it (registrations a SIGHUP put in force included).
             do {
                 configuration = try DaemonConfiguration.load(path: config)
@@ -99,7 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
         let scheme = configuration.tlsCertificatePath == nil ? "http" : "https"
         var store: PostgresRecordStore?
         if configuration.databaseURL != nil {
-            store = try await Standby.takeLease(configuration: configuration, logger: logger, signals: signals, onServerRunning: { [logger] port in
+            store = try await Standby.takeServices(configuration: configuration, logger: logger, signals: signals, onServerRunning: { [logger] port in
                 logger.info("listening as a standby", metadata: ["address": "\(configuration.listenHost):\(port)", "scheme": "\(scheme)"])
             })
             // SIGTERM or SIGINT while a standby: nothing was written, nothing to close.

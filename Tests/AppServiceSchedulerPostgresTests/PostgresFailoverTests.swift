@@ -26,19 +26,25 @@ import Testing
         let scheme: String
         private let output = Output()
 
-        /// Starts `asched serve` and returns once it listens (as the active instance or a
-        /// standby). With `tls` (a certificate and its key), `listen` serves HTTPS.
-        init(database: PostgresDatabaseURL, name: String, applicationService: Int,
+        /// Starts `asched serve` and returns once it listens (delivering, or as a standby), with
+        /// the service "bridge" at `applicationService` and each of `more` (ids and ports),
+        /// registered as bridge is (its name in place of bridge's). With `tls` (a certificate and
+        /// its key), `listen` serves HTTPS.
+        init(database: PostgresDatabaseURL, name: String, applicationService: Int, more: [(id: String, port: Int)] = [],
              tls: (certificate: String, key: String)? = nil) async throws {
             let directory = FileManager.default.temporaryDirectory.path + "/asched-postgres-failover/" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try PostgresDaemon.registration.replacingOccurrences(of: "http://127.0.0.1:9/", with: "http://127.0.0.1:\(applicationService)/")
-                .write(toFile: directory + "/bridge.yaml", atomically: true, encoding: .utf8)
+            for (id, servicePort) in [("bridge", applicationService)] + more {
+                try PostgresDaemon.registration.replacingOccurrences(of: "http://127.0.0.1:9/", with: "http://127.0.0.1:\(servicePort)/")
+                    .replacingOccurrences(of: "bridge", with: id)
+                    .write(toFile: directory + "/\(id).yaml", atomically: true, encoding: .utf8)
+            }
+            let registrations = (["bridge"] + more.map(\.id)).map { "\($0).yaml" }.joined(separator: ", ")
             // A fixed port, as in production: a standby's server hands it over to the active one's.
             port = try ListeningPort.freeLoopback()
             let https = tls.map { "tls_certificate: \($0.certificate)\ntls_key: \($0.key)\n" } ?? ""
             try ("listen: 127.0.0.1:\(port)\ninstance_name: \(name)\nbackoff_initial: 100ms\nbackoff_max: 200ms\n"
-                 + "registrations: [bridge.yaml]\n" + https)
+                 + "registrations: [\(registrations)]\n" + https)
                 .write(toFile: directory + "/asched.yaml", atomically: true, encoding: .utf8)
             scheme = tls == nil ? "http" : "https"
             process = Process()
@@ -72,9 +78,18 @@ import Testing
             try await request(client, .GET, path, body: nil)
         }
 
-        func enqueue(_ client: HTTPClient, _ number: Int, headers: [(String, String)] = []) async throws -> Int {
-            try await request(client, .POST, "/_asched/v1/services/bridge/enqueue",
+        func enqueue(_ client: HTTPClient, _ number: Int, to service: String = "bridge", headers: [(String, String)] = []) async throws -> Int {
+            try await request(client, .POST, "/_asched/v1/services/\(service)/enqueue",
                               body: #"{"events": [{"type": "m.room.message", "content": {"n": \#(number)}}]}"#, headers: headers).status
+        }
+
+        /// `POST /_asched/v1/events`, one event per (service, number), sent by that service's user;
+        /// the answer's `routed` counts.
+        func events(_ client: HTTPClient, _ events: [(service: String, number: Int)]) async throws -> (status: Int, routed: [String: Int]) {
+            let list = events.map { #"{"type": "m.room.message", "sender": "@\#($0.service)_amy:example.org", "room_id": "!r:example.org", "#
+                + #""content": {"n": \#($0.number)}}"# }
+            let answer = try await request(client, .POST, "/_asched/v1/events", body: #"{"events": ["# + list.joined(separator: ",") + "]}")
+            return (answer.status, answer.json["routed"] as? [String: Int] ?? [:])
         }
 
         /// The homeserver's transaction `id`, one event carrying `number`, pushed to the relay.
@@ -170,7 +185,9 @@ import Testing
                 try await west.get(client, "/healthz").json["status"] as? String == "standby"
             }
             #expect(west.process.isRunning)
-            #expect(west.log.contains("this instance (west) lost the writer lease") && west.log.contains("stepped down: serving as a standby"),
+            // Resumed, it finds its lease lost, or first sees bridge assigned to east (back while it was paused).
+            #expect((west.log.contains("this instance (west) lost a lease of its services") || west.log.contains("assigned anew"))
+                        && west.log.contains("stepped down: serving as a standby"),
                     "\(west.log)")
             try await eventually("west forwards to east again") { try await west.enqueue(client, 5) == 200 }
             try await eventually("4 and 5 delivered") {
@@ -181,7 +198,8 @@ import Testing
             for attempt in service.attempts {
                 #expect(service.attempts.allSatisfy { $0.id != attempt.id || $0.body == attempt.body }, "a repeated id has the same bytes")
             }
-            let lease = try #require(try await PostgresTestServer.execute("SELECT holder FROM asched_writer_lease", on: url).first)
+            let lease = try #require(try await PostgresTestServer.execute("SELECT holder FROM asched_service_leases WHERE service = 'bridge'",
+                                                                          on: url).first)
             #expect(try lease.decode(String.self) == "east")
         } catch {
             Issue.record("\(error)")
@@ -189,6 +207,87 @@ import Testing
         }
         try await client.shutdown()
         try await service.stop()
+    }
+
+    /// Two instances and two services: a lone instance delivers both; once a second joins, each
+    /// delivers one, and either serves requests for both (enqueue forwarded to the owner,
+    /// `/events` split between them, the listing naming each service's owner); when one is
+    /// killed, the other takes its service within 10 s and resends its pending transaction with
+    /// the same id and bytes.
+    @Test func servicesSpreadOverTheInstancesAndMoveWhenOneDies() async throws {
+        let (url, directory) = try await PostgresTestServer.dedicated()
+        defer { PostgresTestServer.stop(directory) }
+        let bridge = try await FailoverApplicationService.start()
+        let irc = try await FailoverApplicationService.start()
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let instances = Mutex<[Instance]>([])
+        defer { for instance in instances.withLock({ $0 }) where instance.process.isRunning { kill(instance.process.processIdentifier, SIGKILL) } }
+        let start = { (name: String) in
+            let instance = try await Instance(database: url, name: name, applicationService: bridge.port, more: [("irc", irc.port)])
+            instances.withLock { $0.append(instance) }
+            return instance
+        }
+        let owners = { (instance: Instance) async throws -> [String: String] in
+            let listing = try await instance.get(client, "/_asched/v1/services").json["services"] as? [[String: Any]] ?? []
+            return Dictionary(uniqueKeysWithValues: listing.compactMap { entry in
+                (entry["id"] as? String).flatMap { id in (entry["owner"] as? String).map { (id, $0) } }
+            })
+        }
+        do {
+            let east = try await start("east")
+            try await eventually("east delivers both services") { try await owners(east) == ["bridge": "east", "irc": "east"] }
+            #expect(try await east.enqueue(client, 1) == 200)
+            #expect(try await east.enqueue(client, 1, to: "irc") == 200)
+
+            let west = try await start("west")
+            let spread = ["bridge": "east", "irc": "west"]
+            try await eventually("each instance delivers one service") {
+                let seenByEast = try await owners(east)
+                let seenByWest = try await owners(west)
+                return seenByEast == spread && seenByWest == spread
+            }
+            // Each instance serves both services: what it does not deliver goes on to the one that does.
+            for (number, instance) in [(2, east), (3, west)] {
+                #expect(try await instance.enqueue(client, number) == 200)
+                #expect(try await instance.enqueue(client, number, to: "irc") == 200)
+            }
+            let routed = try await east.events(client, [("bridge", 4), ("irc", 4), ("irc", 5)])
+            #expect(routed.status == 200 && routed.routed == ["bridge": 1, "irc": 2], "\(routed)")
+            try await eventually("everything delivered") {
+                Set(bridge.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }) == [1, 2, 3, 4]
+                    && Set(irc.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }) == [1, 2, 3, 4, 5]
+            }
+
+            // irc's service refuses: west has a pending transaction when it dies.
+            irc.refuse(true)
+            #expect(try await east.enqueue(client, 6, to: "irc") == 200)
+            try await eventually("west tried irc's next transaction") { irc.attempts.contains { !$0.accepted } }
+            kill(west.process.processIdentifier, SIGKILL)
+            west.process.waitUntilExit()
+            let takeover = try await eventually("east took irc over") { try await owners(east)["irc"] == "east" }
+            #expect(takeover < .seconds(10), "east delivers irc \(takeover) after west's SIGKILL")
+            irc.refuse(false)
+            #expect(try await east.enqueue(client, 7, to: "irc") == 200)
+            try await eventually("6 and 7 delivered to irc") {
+                Set(irc.attempts.filter(\.accepted).flatMap { Self.numbers($0.body) }).isSuperset(of: [6, 7])
+            }
+            let refused = try #require(irc.attempts.first { !$0.accepted })
+            #expect(irc.attempts.contains { $0.accepted && $0.id == refused.id && $0.body == refused.body },
+                    "the pending transaction resent with the same id and bytes")
+            // An attempt under way when a service moves is sent again by its next instance: the
+            // same id with the same bytes, as the spec allows; a new id is always higher.
+            let ids = irc.attempts.filter(\.accepted).map(\.id)
+            #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 <= $1 }, "irc's ids increase across the moves: \(ids)")
+            for attempt in irc.attempts {
+                #expect(irc.attempts.allSatisfy { $0.id != attempt.id || $0.body == attempt.body }, "a repeated id has the same bytes")
+            }
+        } catch {
+            Issue.record("\(error)")
+            for instance in instances.withLock({ $0 }) { Issue.record("the log of the instance on port \(instance.port):\n\(instance.log.suffix(4000))") }
+        }
+        try await client.shutdown()
+        try await bridge.stop()
+        try await irc.stop()
     }
 
     /// `asched serve` started while the database is down waits as a standby, saying why, and

@@ -46,7 +46,7 @@ import Testing
         try await PostgresRecordStore.open(url: url).close()
         try await PostgresTestServer.execute("ALTER TABLE asched_writer_lease DROP COLUMN expires_at", on: url)
         try await PostgresTestServer.execute("ALTER TABLE asched_writer_lease DROP COLUMN address", on: url)
-        try await PostgresTestServer.execute("DROP TABLE asched_service_leases, asched_service_floors", on: url)
+        try await PostgresTestServer.execute("DROP TABLE asched_service_leases, asched_service_floors, asched_instances", on: url)
         try await PostgresTestServer.execute("DROP SEQUENCE asched_incarnations", on: url)
         try await PostgresTestServer.execute("DROP INDEX asched_records_by_service", on: url)
         try await PostgresTestServer.execute("UPDATE asched_schema SET version = 1", on: url)
