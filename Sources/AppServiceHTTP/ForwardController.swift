@@ -43,14 +43,7 @@ struct ForwardController<Context: RequestContext> {
         if segments.contains(where: { $0 == "." || $0 == ".." }) {
             throw HTTPAPIError(.notFound, "M_UNRECOGNIZED", "no route for a path with \".\" or \"..\" segments")
         }
-        var body: ByteBuffer?
-        if request.method != .get && request.method != .head {
-            do {
-                body = try await request.body.collect(upTo: bodyBytesMax)
-            } catch is NIOTooManyBytesError {
-                throw HTTPAPIError.tooLarge(limit: bodyBytesMax)
-            }
-        }
+        let body = try await request.passedOnBody(limit: bodyBytesMax)
         let url = ForwardClient.targetURL(base: registration.url, pathAfterBase: suffix, query: request.uri.query)
         let answer: ForwardClient.Answer
         do {

@@ -69,14 +69,7 @@ final class OwnerForwarder: Service {
                                "instance \(by) forwarded this request to this instance (\(instanceName)), which does not deliver "
                                    + "the service either: its lease is moving; retry", headers: [.retryAfter: "1"])
         }
-        var body: ByteBuffer?
-        if request.method != .get && request.method != .head {
-            do {
-                body = try await request.body.collect(upTo: bodyBytesMax)
-            } catch is NIOTooManyBytesError {
-                throw HTTPAPIError.tooLarge(limit: bodyBytesMax)
-            }
-        }
+        let body = try await request.passedOnBody(limit: bodyBytesMax)
         return try await send(request.method, request.uri.string, headers: request.headers, body: body, to: base, owner: owner).response
     }
 

@@ -144,7 +144,8 @@ import Testing
                 #expect(response.status == .badGateway)
                 #expect(String(buffer: response.body).contains("M_CONNECTION_FAILED"))
             }
-            #expect(ContinuousClock.now - started < .seconds(10), "the 20 s connect timeout was not waited for")
+            // Half-way to the 20 s timeout and more: a clean-clone CI run with every suite at once saw 10.2 s.
+            #expect(ContinuousClock.now - started < .seconds(15), "the 20 s connect timeout was not waited for")
         }
     }
 }
