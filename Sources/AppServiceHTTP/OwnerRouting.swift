@@ -10,7 +10,7 @@ struct OwnerRouting<Context: RequestContext>: RouterMiddleware {
     let spread: ServiceSpread
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let service = Self.service(in: request.uri.path), spread.elsewhere.contains(service) else {
+        guard let service = Self.service(in: request.uri.path), spread.isElsewhere(service) else {
             return try await next(request, context)
         }
         guard let owner = await spread.owners.owner(of: service) else {

@@ -67,6 +67,12 @@ struct ServiceSpread: Sendable {
         return counts
     }
 
+    /// Whether `service` is configured and delivered by another instance: asked of every request
+    /// naming a service, so it sorts and copies nothing.
+    func isElsewhere(_ service: String) -> Bool {
+        !owners.delivered.contains(service) && registrations.all.contains { $0.id == service }
+    }
+
     /// The configured services this instance does not deliver.
     var elsewhere: [String] {
         registrations.all.map(\.id).filter { !owners.delivered.contains($0) }.sorted()

@@ -34,7 +34,10 @@ package enum Standby {
         // schema); later ones, once serving, wait out any failure, saying why.
         let attempt = { (first: Bool) async throws -> PostgresRecordStore? in
             do {
-                let store = try await take(configuration, url: url, owners: owners, logger: logger)
+                // The tables are created or migrated (a schema transaction) until that once succeeded.
+                let failedLastTime = await owners.problem != nil
+                let prepare = first || failedLastTime
+                let store = try await take(configuration, url: url, owners: owners, prepare: prepare, logger: logger)
                 await owners.set(problem: nil)
                 return store
             } catch let error as PostgresStoreError where error.isUnreachable {
@@ -83,11 +86,12 @@ package enum Standby {
         }
     }
 
-    /// Renews this instance's place in the deployment and reads it; when a service assigned to
-    /// this instance is free, opens a store taking the assigned ones that are. Nil when none was.
-    private static func take(_ configuration: DaemonConfiguration, url: PostgresDatabaseURL, owners: ServiceOwners,
+    /// Renews this instance's place in the deployment and reads it (with `prepare`, creating or
+    /// migrating the tables first); when a service assigned to this instance is free, opens a
+    /// store taking the assigned ones that are. Nil when none was.
+    private static func take(_ configuration: DaemonConfiguration, url: PostgresDatabaseURL, owners: ServiceOwners, prepare: Bool,
                              logger: Logger) async throws -> PostgresRecordStore? {
-        try await PostgresDeployment.prepare(url: url)
+        if prepare { try await PostgresDeployment.prepare(url: url) }
         let deployment = try await PostgresDeployment.heartbeat(url: url, instance: configuration.instanceName,
                                                                 address: await owners.address, duration: configuration.leaseDuration)
         await owners.update(deployment)
@@ -133,7 +137,7 @@ struct StandbyResponder<Context: RequestContext>: RouterMiddleware {
         let why = await owners.problem
         let any = why == nil ? await owners.anyOwner() : nil
         if request.uri.path != "/healthz" {
-            if why == nil, let service = OwnerRouting<Context>.service(in: request.uri.path), spread.elsewhere.contains(service) {
+            if why == nil, let service = OwnerRouting<Context>.service(in: request.uri.path), spread.isElsewhere(service) {
                 return try await OwnerRouting<Context>(spread: spread).handle(request, context: context, next: next)
             }
             // Routed here, not by one instance for all: an instance forwarded a request routes it for

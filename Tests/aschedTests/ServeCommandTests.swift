@@ -75,11 +75,12 @@ import Testing
         """
     }
 
-    static func enqueue(_ client: HTTPClient, port: Int, service: String, token: String?) async throws -> Int {
+    static func enqueue(_ client: HTTPClient, port: Int, service: String, token: String?,
+                        body: String = #"{"events": [{"type": "m.room.message"}]}"#) async throws -> Int {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_asched/v1/services/\(service)/enqueue")
         request.method = .POST
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(string: #"{"events": [{"type": "m.room.message"}]}"#))
+        request.body = .bytes(ByteBuffer(string: body))
         let response = try await client.execute(request, timeout: .seconds(10))
         _ = try await response.body.collect(upTo: 1 << 16)
         return Int(response.status.code)
@@ -180,13 +181,7 @@ import Testing
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         var acknowledged = 0
         for _ in 1...100 {
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_asched/v1/services/bridge/enqueue")
-            request.method = .POST
-            request.headers.add(name: "Authorization", value: "Bearer replay-token")
-            request.body = .bytes(ByteBuffer(string: body))
-            let response = try await client.execute(request, timeout: .seconds(10))
-            _ = try await response.body.collect(upTo: 1 << 16)
-            if response.status == .ok { acknowledged += 1 }
+            if try await Self.enqueue(client, port: port, service: "bridge", token: "replay-token", body: body) == 200 { acknowledged += 1 }
         }
         try await client.shutdown()
         #expect(acknowledged == 100)
