@@ -10,7 +10,10 @@ var configuration = SegmentLog.Configuration()
 configuration.segmentSizeBytes = 4096  // tiny segments, to show several files
 let log = try SegmentLog.open(directory: directory, configuration: configuration)
 
-// One record, then a batch; concurrent appenders share syncs (group commit).
+// One record, then a batch; concurrent appenders share syncs (group commit). Payloads of 128
+// bytes or more appended while an earlier batch syncs are LZ4-compressed (they wait anyway); a
+// lone appender's are stored as given: `configuration.compression = .lz4(thresholdBytes: 128)`
+// compresses every one.
 let first = try await log.append(type: 1, payload: Array("hello".utf8))
 let batch = try await log.append(contentsOf: (1...100).map { index in
     LogEntry(type: 2, payload: Array("{\"event\": \(index), \"body\": \"\(String(repeating: "a compressible payload ", count: 8))\"}".utf8))

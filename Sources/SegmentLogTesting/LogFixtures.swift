@@ -58,6 +58,8 @@ public enum LogFixtures {
         configuration.fileSystem = fileSystem
         configuration.segmentSizeBytes = segmentSizeBytes
         configuration.preallocation = .none
+        // Every record compressed whatever the timing, as the fixtures were first written.
+        configuration.compression = .lz4(thresholdBytes: 128)
         let log = try SegmentLog.open(directory: directory, configuration: configuration)
         for position in 1...recordCount {
             _ = try await log.append(type: UInt8(position % 4), payload: payload(at: position))

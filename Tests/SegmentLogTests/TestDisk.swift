@@ -37,6 +37,8 @@ struct TestDirectory: Sendable {
         configuration.fileSystem = fileSystem
         configuration.segmentSizeBytes = segmentSizeBytes
         configuration.syncPolicy = syncPolicy
+        // Compressed frames in every log the tests write, not only in appends that meet a sync.
+        configuration.compression = .lz4(thresholdBytes: 128)
         return configuration
     }
 
