@@ -35,6 +35,17 @@ struct InterleavedRuns {
                                ratios: roundRatios.map(median), roundRatios: roundRatios)
     }
 
+    /// Contender `index`'s rate divided by contender `other`'s, round by round: a second
+    /// baseline measured among the contenders.
+    func roundRatios(of index: Int, to other: Int) -> [Double] {
+        zip(roundRatios[index], roundRatios[other]).map { $0 / $1 }
+    }
+
+    /// The median of ``roundRatios(of:to:)``.
+    func ratio(of index: Int, to other: Int) -> Double {
+        Self.median(roundRatios(of: index, to: other))
+    }
+
     private static func median(_ values: [Double]) -> Double {
         values.sorted()[values.count / 2]
     }

@@ -22,16 +22,21 @@ enum RawDisk {
         return Double(count) / elapsed
     }
 
-    /// `bytesPerWrite` bytes per `pwrite` + `fdatasync`, at consecutive offsets of a file
-    /// zero-filled and synced beforehand (what a `.zeroFill` segment is to the log), so the
-    /// writes overwrite allocated blocks; returns writes per second.
-    static func sequentialSyncedWritesPerSecond(path: String, bytesPerWrite: Int, count: Int) throws -> Double {
+    /// `bytesPerWrite` bytes per `pwrite` + `fdatasync`, at consecutive offsets of a file that is
+    /// either zero-filled and synced beforehand (`overwrite`: what a prepared `.zeroFill`
+    /// segment is to the log, so the writes overwrite allocated blocks) or empty and growing
+    /// with each write (new blocks, as any log that keeps taking new data needs them); returns
+    /// writes per second.
+    static func sequentialSyncedWritesPerSecond(path: String, bytesPerWrite: Int, count: Int,
+                                                overwrite: Bool) throws -> Double {
         let fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw BenchError("open \(path): errno \(errno)") }
         defer { close(fd); unlink(path) }
-        let zeros = [UInt8](repeating: 0, count: 1 << 20)
-        for offset in stride(from: 0, to: bytesPerWrite * count, by: zeros.count) { try write(fd, zeros, at: offset) }
-        guard fdatasync(fd) == 0 else { throw BenchError("fdatasync: errno \(errno)") }
+        if overwrite {
+            let zeros = [UInt8](repeating: 0, count: 1 << 20)
+            for offset in stride(from: 0, to: bytesPerWrite * count, by: zeros.count) { try write(fd, zeros, at: offset) }
+            guard fdatasync(fd) == 0 else { throw BenchError("fdatasync: errno \(errno)") }
+        }
         let bytes = [UInt8](repeating: 0x5A, count: bytesPerWrite)
         let elapsed = try Stopwatch.measure {
             for index in 0..<count {
