@@ -20,7 +20,7 @@ public enum Compression: Sendable, Equatable {
 
     /// LZ4 for payloads of 128 bytes or more, appended while the log commits an earlier batch:
     /// compression only where it costs no append any time. (A lone appender's 100 × 600-byte
-    /// appends ran at 0.64x raw with LZ4 on every record and 0.87x this way, docs/PERFORMANCE.md.)
+    /// appends ran at 0.63x of raw with LZ4 on every record and 1.00x this way, docs/PERFORMANCE.md.)
     public static let `default` = Compression.lz4WhileCommitting(thresholdBytes: 128)
 
     /// The size from which an append compresses payloads, or nil when it compresses none;
