@@ -90,11 +90,11 @@ package struct DaemonConfiguration: Sendable {
     /// The size at which a log segment is sealed (`segment_size`: bytes, or a whole number with
     /// `KiB`, `MiB` or `GiB`, as in `64MiB`). Default 64 MiB.
     package var segmentSizeBytes = 64 << 20
-    /// How log payloads are compressed (`compression`: `lz4` or `none`). Default LZ4 for
-    /// payloads of 128 bytes or more, every one: the daemon's appends come from many
-    /// connections at once, so nearly all of them would be compressed by the library's
-    /// ``Compression/default`` anyway, and a lone one pays 1 µs per event beside a 100 µs sync
-    /// for a log whose every record is compressed, as `asched inspect` then shows.
+    /// How log payloads are compressed (`compression`: `lz4` or `none`). Default LZ4 for every
+    /// payload of 128 bytes or more, not the library's ``Compression/default`` (only appends
+    /// made during a commit): the daemon's appends come from many connections at once, so
+    /// nearly all would be compressed either way, and compressing a lone one too costs about
+    /// 1 µs per event beside its 100 µs sync and keeps the whole log compressed.
     package var compression = Self.lz4
 
     private static let lz4 = Compression.lz4(thresholdBytes: 128)

@@ -162,6 +162,9 @@ import Testing
         var harness = SchedulerHarness(services: [ServiceDescriptor(id: "bridge")], realDisk: true)
         var configuration = harness.configuration
         configuration.log.segmentSizeBytes = segmentSizeBytes
+        // As the daemon's log: every record compressed, not only those appended during a commit
+        // (this test's lone appender would store every record as given, 1.6x the bytes).
+        configuration.log.compression = .lz4(thresholdBytes: 128)
         configuration.compactAfterSealedSegments = 4
         harness = SchedulerHarness(copying: harness, configuration: configuration)
         let scheduler = try await harness.open()

@@ -12,11 +12,12 @@ import Testing
         let append = Mutex<PendingAppend?>(nil)
     }
 
+    /// The default compresses only appends made while the log commits an earlier batch.
     @Test(arguments: TestDisk.allCases)
-    func lz4WhileCommittingStoresALoneAppendersRecordsAsGiven(disk: TestDisk) async throws {
+    func theDefaultStoresALoneAppendersRecordsAsGiven(disk: TestDisk) async throws {
         let directory = TestDirectory(disk)
         var configuration = directory.configuration(segmentSizeBytes: 1 << 20)
-        configuration.compression = .lz4WhileCommitting(thresholdBytes: 128)
+        configuration.compression = SegmentLog.Configuration().compression
         let log = try SegmentLog.open(directory: directory.path, configuration: configuration)
         for _ in 0..<20 { _ = try await log.append(type: 1, payload: Self.compressible) }
         #expect(log.statistics.storedPayloadBytes == log.statistics.payloadBytes)
@@ -27,11 +28,11 @@ import Testing
     }
 
     @Test(arguments: TestDisk.allCases)
-    func lz4WhileCommittingCompressesAnAppendMadeDuringASync(disk: TestDisk) async throws {
+    func theDefaultCompressesAnAppendMadeDuringASync(disk: TestDisk) async throws {
         let directory = TestDirectory(disk)
         let duringSync = DuringSync()
         var configuration = directory.configuration(segmentSizeBytes: 1 << 20)
-        configuration.compression = .lz4WhileCommitting(thresholdBytes: 128)
+        configuration.compression = SegmentLog.Configuration().compression
         configuration.onSync = { _ in
             guard let log = duringSync.log.withLock({ $0 }), duringSync.append.withLock({ $0 == nil }) else { return }
             let append = try? log.beginAppend(contentsOf: [LogEntry(type: 2, payload: Self.compressible)])
