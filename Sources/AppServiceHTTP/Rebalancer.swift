@@ -21,11 +21,15 @@ struct Rebalancer: Service {
     let stepDown: @Sendable (any Error) async -> Void
 
     func run() async throws {
+        let heartbeat = PostgresHeartbeat(url: url, instance: owners.instanceName)
+        await beatUntilReassigned(heartbeat)
+        await heartbeat.close()
+    }
+
+    private func beatUntilReassigned(_ heartbeat: PostgresHeartbeat) async {
         while !Task.isCancelled {
             guard (try? await cancelWhenGracefulShutdown({ try await Task.sleep(for: Standby.pollInterval) })) != nil else { return }
-            guard let deployment = try? await PostgresDeployment.heartbeat(url: url, instance: owners.instanceName,
-                                                                           address: await owners.address, duration: leaseDuration)
-            else { continue }
+            guard let deployment = try? await heartbeat.beat(address: await owners.address, duration: leaseDuration) else { continue }
             await owners.update(deployment)
             let assigned = Set(deployment.assignedServices(of: owners.instanceName, among: registrations.all.map(\.id)))
             let free = assigned.subtracting(owners.delivered).filter { deployment.leases[$0]?.isLive != true }

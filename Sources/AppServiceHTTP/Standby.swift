@@ -30,6 +30,18 @@ package enum Standby {
         -> PostgresRecordStore? {
         guard let url = configuration.databaseURL else { preconditionFailure("a standby needs database_url") }
         let owners = ServiceOwners(instanceName: configuration.instanceName, delivered: [])
+        let heartbeat = PostgresHeartbeat(url: url, instance: configuration.instanceName)
+        let store = try await waitForServices(configuration: configuration, url: url, owners: owners, heartbeat: heartbeat,
+                                              logger: logger, signals: signals, onServerRunning: onServerRunning)
+        await heartbeat.close()
+        return store
+    }
+
+    /// ``takeServices(configuration:logger:signals:onServerRunning:)``'s work, beating on `heartbeat`.
+    private static func waitForServices(configuration: DaemonConfiguration, url: PostgresDatabaseURL, owners: ServiceOwners,
+                                        heartbeat: PostgresHeartbeat, logger: Logger, signals: ShutdownSignals,
+                                        onServerRunning: @escaping @Sendable (Int) async -> Void) async throws
+        -> PostgresRecordStore? {
         // The first attempt stops the start on what waiting does not mend (a refused login, a newer
         // schema); later ones, once serving, wait out any failure, saying why.
         let attempt = { (first: Bool) async throws -> PostgresRecordStore? in
@@ -37,7 +49,8 @@ package enum Standby {
                 // The tables are created or migrated (a schema transaction) until that once succeeded.
                 let failedLastTime = await owners.problem != nil
                 let prepare = first || failedLastTime
-                let store = try await take(configuration, url: url, owners: owners, prepare: prepare, logger: logger)
+                let store = try await take(configuration, url: url, owners: owners, heartbeat: heartbeat, prepare: prepare,
+                                           logger: logger)
                 await owners.set(problem: nil)
                 return store
             } catch let error as PostgresStoreError where error.isUnreachable {
@@ -89,11 +102,10 @@ package enum Standby {
     /// Renews this instance's place in the deployment and reads it (with `prepare`, creating or
     /// migrating the tables first); when a service assigned to this instance is free, opens a
     /// store taking the assigned ones that are. Nil when none was.
-    private static func take(_ configuration: DaemonConfiguration, url: PostgresDatabaseURL, owners: ServiceOwners, prepare: Bool,
-                             logger: Logger) async throws -> PostgresRecordStore? {
+    private static func take(_ configuration: DaemonConfiguration, url: PostgresDatabaseURL, owners: ServiceOwners,
+                             heartbeat: PostgresHeartbeat, prepare: Bool, logger: Logger) async throws -> PostgresRecordStore? {
         if prepare { try await PostgresDeployment.prepare(url: url) }
-        let deployment = try await PostgresDeployment.heartbeat(url: url, instance: configuration.instanceName,
-                                                                address: await owners.address, duration: configuration.leaseDuration)
+        let deployment = try await heartbeat.beat(address: await owners.address, duration: configuration.leaseDuration)
         await owners.update(deployment)
         let assigned = deployment.assignedServices(of: configuration.instanceName, among: configuration.registrations.map(\.id))
         guard assigned.contains(where: { deployment.leases[$0]?.isLive != true }) else { return nil }

@@ -22,7 +22,7 @@ public struct PostgresDeployment: Sendable, Equatable {
     public let leases: [String: Lease]
 
     /// Creates or migrates the database's tables (refusing a newer schema), taking no lease: what
-    /// an instance does once before its first ``heartbeat(url:instance:address:duration:timeout:)``.
+    /// an instance does once before its first ``PostgresHeartbeat/beat(address:duration:timeout:)``.
     public static func prepare(url: PostgresDatabaseURL) async throws {
         let logger = Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
         let connection = try await Connections.connect(url, try Connections.configuration(url), id: 5, logger: logger)
@@ -36,20 +36,22 @@ public struct PostgresDeployment: Sendable, Equatable {
     }
 
     /// Records `instance` as alive at `address` for `duration`, then reads the live instances and
-    /// the services' leases, on a connection of its own within about `timeout`.
-    public static func heartbeat(url: PostgresDatabaseURL, instance: String, address: String, duration: Duration,
-                                 timeout: Duration = .seconds(3)) async throws -> PostgresDeployment {
-        let rows = try await PostgresRecordStore.read("""
-            WITH beat AS (
-                INSERT INTO asched_instances (name, address, expires_at)
-                VALUES (\(instance), \(address), now() + make_interval(secs => \(PostgresRecordStore.seconds(duration))::float8))
-                ON CONFLICT (name) DO UPDATE SET address = excluded.address, expires_at = excluded.expires_at
-                RETURNING name, address)
-            SELECT 'instance', name, address, true FROM beat
-            UNION ALL SELECT 'instance', name, address, true FROM asched_instances WHERE expires_at > now() AND name <> \(instance)
-            UNION ALL SELECT 'lease:' || service, holder, address, expires_at > now() FROM asched_service_leases
-            """, url: url, timeout: timeout, table: "asched_instances", operation: "renewing this instance and reading the deployment",
-            logger: Logger(label: "asched.postgres", factory: { _ in SwiftLogNoOpLogHandler() }))
+    /// the services' leases: one statement, whose rows ``init(rows:)`` reads.
+    static func heartbeat(instance: String, address: String, duration: Duration) -> PostgresQuery {
+        """
+        WITH beat AS (
+            INSERT INTO asched_instances (name, address, expires_at)
+            VALUES (\(instance), \(address), now() + make_interval(secs => \(PostgresRecordStore.seconds(duration))::float8))
+            ON CONFLICT (name) DO UPDATE SET address = excluded.address, expires_at = excluded.expires_at
+            RETURNING name, address)
+        SELECT 'instance', name, address, true FROM beat
+        UNION ALL SELECT 'instance', name, address, true FROM asched_instances WHERE expires_at > now() AND name <> \(instance)
+        UNION ALL SELECT 'lease:' || service, holder, address, expires_at > now() FROM asched_service_leases
+        """
+    }
+
+    /// The view in the rows of ``heartbeat(instance:address:duration:)``.
+    init(rows: [PostgresRow]) throws {
         var instances: [String: String] = [:]
         var leases: [String: Lease] = [:]
         for row in rows {
@@ -60,7 +62,7 @@ public struct PostgresDeployment: Sendable, Equatable {
                 leases[String(kind.dropFirst("lease:".count))] = Lease(holder: name, address: address, isLive: isLive)
             }
         }
-        return PostgresDeployment(instances: instances, leases: leases)
+        self.init(instances: instances, leases: leases)
     }
 
     /// A view from its parts.

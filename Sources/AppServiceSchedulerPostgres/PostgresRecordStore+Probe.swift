@@ -48,15 +48,34 @@ extension PostgresRecordStore {
 
     /// The rows of `query`, run on a new connection within about `timeout`.
     static func read(_ query: PostgresQuery, url: PostgresDatabaseURL, timeout: Duration, table: String, operation: String,
-                             logger: Logger) async throws -> [PostgresRow] {
+                     logger: Logger) async throws -> [PostgresRow] {
+        let connection = try await connect(url: url, timeout: timeout, logger: logger)
+        do {
+            let rows = try await read(query, on: connection, url: url, timeout: timeout, table: table, operation: operation,
+                                      logger: logger)
+            try? await connection.close()
+            return rows
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// A connection to `url` of its own, established within about `timeout`.
+    static func connect(url: PostgresDatabaseURL, timeout: Duration, logger: Logger) async throws -> PostgresConnection {
         var configuration = try Connections.configuration(url)
         configuration.options.connectTimeout = TimeAmount(timeout)
-        let connection: PostgresConnection
         do {
-            connection = try await PostgresConnection.connect(configuration: configuration, id: 3, logger: logger)
+            return try await PostgresConnection.connect(configuration: configuration, id: 3, logger: logger)
         } catch {
             throw Connections.connectFailure(error, url: url)
         }
+    }
+
+    /// The rows of `query` on `connection`, within about `timeout`: past it, the connection is
+    /// closed and the statement fails saying so.
+    static func read(_ query: PostgresQuery, on connection: PostgresConnection, url: PostgresDatabaseURL, timeout: Duration,
+                     table: String, operation: String, logger: Logger) async throws -> [PostgresRow] {
         // A server that accepted the connection and then stopped answering (paused, or its disk
         // hung) would hold the query forever; closing the connection ends it.
         let watchdog = Task {
@@ -66,11 +85,8 @@ extension PostgresRecordStore {
         defer { watchdog.cancel() }
         let started = ContinuousClock.now
         do {
-            let rows = try await connection.query(query, logger: logger).collect()
-            try? await connection.close()
-            return rows
+            return try await connection.query(query, logger: logger).collect()
         } catch {
-            try? await connection.close()
             throw PostgresStoreError.statementFailed(database: url.description, table: table, operation: operation,
                                                      reason: ContinuousClock.now - started >= timeout
                                                          ? "no answer within \(timeout)" : PostgresStoreError.reason(error))
