@@ -173,10 +173,14 @@ import Testing
             instances.withLock { $0.append(eastAgain) }
             try await eventually("east is a standby") { try await eastAgain.get(client, "/healthz").json["status"] as? String == "standby" }
             kill(west.process.processIdentifier, SIGSTOP)
+            // The standby forwards this one to the paused owner, which never answers: east's change
+            // to delivering must end it with a retryable 503, not wait for it (up to the forward's 30 s).
+            let stalled = Task { try await eastAgain.enqueue(client, 9) }
             let second = try await eventually("east took over from the paused west") {
                 try await eastAgain.get(client, "/healthz").status == 200
             }
             #expect(second < .seconds(10), "east took over after \(second)")
+            #expect(try await stalled.value == 503)
             // The figures docs/OPERATIONS.md quotes.
             print("failover: the standby served \(takeover) after the owner's SIGKILL, \(second) after its SIGSTOP")
             #expect(try await eastAgain.enqueue(client, 4) == 200)
