@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import ServiceLifecycle
+import Synchronization
 
 /// How an instance on a shared database serves a request for a service another instance
 /// delivers (the holder of the service's lease, at the address it advertised): it sends the
@@ -38,6 +39,8 @@ final class OwnerForwarder: Service {
     }
 
     private let client: HTTPClient
+    /// Set by ``stopForwarding()``.
+    private let stopped = Mutex(false)
     /// This instance's name, sent in ``forwardedByHeader``.
     let instanceName: String
     /// The largest request body forwarded: the larger of `max_body_size` and `max_relay_body_size`,
@@ -100,6 +103,11 @@ final class OwnerForwarder: Service {
             throw HTTPAPIError(.gatewayTimeout, "M_CONNECTION_TIMEOUT",
                                "instance \(owner) at \(base) did not answer this instance (\(instanceName)) within "
                                    + "\(timeouts.total); the request may have been committed; retry")
+        } catch where stopped.withLock({ $0 }) {
+            throw HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE",
+                               "this instance (\(instanceName)) is stepping down and stopped forwarding to instance \(owner) "
+                                   + "at \(base) before it answered; the request may have been committed; retry",
+                               headers: [.retryAfter: "1"])
         } catch {
             throw HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE",
                                "this instance (\(instanceName)) cannot reach instance \(owner) at \(base), which delivers the "
@@ -107,14 +115,19 @@ final class OwnerForwarder: Service {
         }
     }
 
-    /// Closes the connections to the other instances.
-    func shutdown() async throws {
-        try await client.shutdown()
+    /// Ends every forward in flight at once, each a retryable 503, and closes the connections to
+    /// the other instances; later forwards fail the same way.
+    func stopForwarding() async {
+        let first = stopped.withLock { stopped in
+            defer { stopped = true }
+            return !stopped
+        }
+        if first { try? await client.shutdown() }
     }
 
     /// As a service of the daemon: closes the connections once the daemon shuts down.
     func run() async throws {
         try? await gracefulShutdown()
-        try await client.shutdown()
+        await stopForwarding()
     }
 }

@@ -87,13 +87,13 @@ package enum Standby {
         while true {
             try? await Task.sleep(for: pollInterval)
             if ended.withLock({ $0 }) {
-                try? await forwarder.shutdown()
+                await forwarder.stopForwarding()
                 return nil
             }
             if let store = try await attempt(false) {
                 await group.triggerGracefulShutdown()
                 try await serving.value
-                try? await forwarder.shutdown()
+                await forwarder.stopForwarding()
                 return store
             }
         }
