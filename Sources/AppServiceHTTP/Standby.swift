@@ -92,8 +92,10 @@ package enum Standby {
             }
             if let store = try await attempt(false) {
                 await group.triggerGracefulShutdown()
-                try await serving.value
+                // As a step-down does (Daemon): the drain must not wait on forwards to the owner
+                // whose leases this store just took, which may have stopped answering.
                 await forwarder.stopForwarding()
+                try await serving.value
                 return store
             }
         }
