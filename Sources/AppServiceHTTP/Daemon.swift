@@ -73,8 +73,8 @@ package enum Daemon {
                                  metrics: metrics, operations: operations, forwarding: forwarding, store: watch, spread: spread)
         // A step-down first ends the forwards in flight: its server's drain would otherwise wait,
         // up to the forward's 30 s, for each one to an instance that stopped answering (paused,
-        // as when its lease running out is what changed the assignment). pg-failover measured
-        // 23-28 s from the decision to the step-down before.
+        // as when its lease running out is what changed the assignment): tools/pg-failover
+        // measured up to 27 s from the decision to the step-down before.
         let stepDown = onLeaseLost.map { onLeaseLost in
             { @Sendable (reason: any Error) async in
                 await spread?.forwarder.stopForwarding()

@@ -105,8 +105,8 @@ final class OwnerForwarder: Service {
                                    + "\(timeouts.total); the request may have been committed; retry")
         } catch where stopped.withLock({ $0 }) {
             throw HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE",
-                               "this instance (\(instanceName)) is stepping down and stopped forwarding to instance \(owner) "
-                                   + "at \(base) before it answered; the request may have been committed; retry",
+                               "this instance (\(instanceName)) is changing the services it delivers and stopped forwarding to "
+                                   + "instance \(owner) at \(base) before it answered; the request may have been committed; retry",
                                headers: [.retryAfter: "1"])
         } catch {
             throw HTTPAPIError(.serviceUnavailable, "M_UNAVAILABLE",
